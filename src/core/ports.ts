@@ -3,6 +3,8 @@
  * `src/compose.ts` wires them. Nothing here does I/O.
  */
 
+import type { Workload } from './governance/workload.ts';
+
 /** Wall-clock time. Tests pass a fake one; `core` never reads the system clock itself. */
 export interface Clock {
   /** The current time. */
@@ -116,6 +118,15 @@ export interface LogRepository {
   /** Entries `[from, to)`, in order. */
   entries(from: bigint, to: bigint): Promise<LogEntryRecord[]>;
   findEntryByIdempotencyKey(key: string): Promise<LogEntryRecord | undefined>;
+  /** The entries carrying any of `keys` (one query; order unspecified). */
+  findEntriesByIdempotencyKeys(keys: readonly string[]): Promise<LogEntryRecord[]>;
+  /**
+   * Takes the append lock until the end of the current transaction. PostgreSQL replicas serialise
+   * their batches on it (an advisory transaction lock), so only one writes the tree at a time and
+   * the others see its size when they get the lock. On SQLite the data-directory lock already
+   * makes this process the only writer. Call first inside `Storage.transaction`.
+   */
+  lockForAppend(): Promise<void>;
   /** Node hashes for the given ids; throws INTERNAL if one is missing (the tree is corrupt). */
   nodes(ids: readonly { readonly level: number; readonly index: bigint }[]): Promise<Uint8Array[]>;
   /** Node hashes at `level` for indices `[from, to)`, in order (tiles read this). */
@@ -133,4 +144,51 @@ export interface LogRepository {
     readonly nodes: readonly LogNodeRecord[];
     readonly checkpoint: LogCheckpointRecord;
   }): Promise<void>;
+}
+
+/**
+ * What a key may be used for. A key serves exactly one purpose, enforced in code: the log key can
+ * never sign an artifact, a channel CA never signs a checkpoint (DESIGN.md §5).
+ */
+export type KeyPurpose = 'root-ca' | 'channel-ca' | 'log' | 'tsa' | 'managed-signing';
+
+/** A private key held by a key backend (keystore file or PKCS#11 token); it never leaves it. */
+export interface KeyHandle {
+  readonly id: string;
+  readonly purpose: KeyPurpose;
+  /** Only ECDSA P-256 with SHA-256 for now: what every Sigstore verifier accepts. */
+  readonly algorithm: 'ecdsa-p256-sha256';
+  /** The public key as DER SubjectPublicKeyInfo. */
+  readonly publicKeySpki: Uint8Array;
+  /**
+   * Signs `message` (hashing it with SHA-256) and returns a DER-encoded ECDSA signature.
+   * Throws KEY_UNAVAILABLE when the backend cannot sign.
+   */
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * Remembers which workload-token ids (`jti`) were used, so a token authorises at most one signing
+ * (threat model A11). Entries live until the token expires; a DB-backed store shares them across
+ * replicas.
+ */
+export interface TokenIdStore {
+  /**
+   * Records `tokenId` of `issuer` as used until `expiresAt`. Resolves true the first time and
+   * false on every later call before `expiresAt` (a replay). Throws STORAGE_UNAVAILABLE or
+   * RATE_LIMITED when it cannot record the id; callers then fail closed.
+   */
+  consume(issuer: string, tokenId: string, expiresAt: Date): Promise<boolean>;
+}
+
+/** Why a workload token is presented: `sign` tokens are single-use, `read` tokens are not. */
+export type TokenPurpose = 'sign' | 'read';
+
+/** Verifies a CI workload's OIDC token and returns its normalised identity (DESIGN.md §6 step 1). */
+export interface WorkloadVerifier {
+  /**
+   * Verifies `token` (untrusted input) against the trusted issuers. Throws UNAUTHENTICATED with
+   * a specific, non-leaky reason when the token is not acceptable.
+   */
+  verify(token: string, options: { readonly purpose: TokenPurpose }): Promise<Workload>;
 }

@@ -1,0 +1,17 @@
+/**
+ * The one place where repositories join a session: a new repository is a class taking a
+ * `SqlContext`, added to `StorageSession` in `src/core/ports.ts` and here. Both engines and both
+ * kinds of session (auto-commit, transaction) get it from this function.
+ */
+import type { StorageSession } from '../../core/ports.ts';
+import { SqlApiTokenRepository } from './api-token-repository.ts';
+import { SqlLogRepository } from './log-repository.ts';
+import type { SqlContext } from './sql-context.ts';
+
+/** The repositories of one unit of work over `context`. */
+export function createSqlSession(context: SqlContext): StorageSession {
+  return {
+    apiTokens: new SqlApiTokenRepository(context),
+    log: new SqlLogRepository(context),
+  };
+}

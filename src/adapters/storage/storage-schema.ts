@@ -1,0 +1,65 @@
+/**
+ * The tables as Kysely sees them. The DDL lives in `migrations/`; this is the shape queries are
+ * type-checked against. Column values are typed as the union the two engines may return and are
+ * narrowed by `sql-values.ts` when rows become domain records.
+ */
+
+/** A 64-bit integer column: written as `bigint`, read as `bigint` (or `number` for int4). */
+type Int = bigint | number;
+
+export interface SchemaMigrationsTable {
+  version: Int;
+  name: string;
+  /** Epoch milliseconds. */
+  applied_at: Int;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  secret_hash: Uint8Array;
+  /** Epoch milliseconds. */
+  created_at: Int;
+  expires_at: Int | null;
+  revoked_at: Int | null;
+}
+
+export interface LogEntriesTable {
+  idx: Int;
+  leaf_hash: Uint8Array;
+  body: Uint8Array;
+  kind: string;
+  idempotency_key: string | null;
+  /** Unix seconds: the Rekor `integratedTime` a SET signs, kept in the unit it is signed in. */
+  integrated_time: Int;
+}
+
+export interface LogNodesTable {
+  level: Int;
+  idx: Int;
+  hash: Uint8Array;
+}
+
+export interface LogCheckpointsTable {
+  tree_size: Int;
+  root_hash: Uint8Array;
+  note: string;
+  /** Epoch milliseconds. */
+  created_at: Int;
+}
+
+export interface LogStateTable {
+  id: Int;
+  tree_size: Int;
+}
+
+/** Every table Countersign owns. Add a table here when a migration creates it. */
+export interface StorageSchema {
+  schema_migrations: SchemaMigrationsTable;
+  api_tokens: ApiTokensTable;
+  log_entries: LogEntriesTable;
+  log_nodes: LogNodesTable;
+  log_checkpoints: LogCheckpointsTable;
+  log_state: LogStateTable;
+}

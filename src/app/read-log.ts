@@ -1,0 +1,158 @@
+/**
+ * Reading the transparency log: checkpoints, entries, proofs and C2SP tiles (issue "Transparency
+ * log" item 6). Everything is served from stored nodes; nothing recomputes the tree.
+ */
+import { AppError } from '../core/errors.ts';
+import type { LogCheckpointRecord, LogEntryRecord, LogRepository } from '../core/ports.ts';
+import { assembleRoot, planRoot } from '../core/tlog/merkle.ts';
+import {
+  assembleConsistencyProof,
+  assembleInclusionProof,
+  planConsistencyProof,
+  planInclusionProof,
+} from '../core/tlog/proof.ts';
+import { encodeEntryBundle, TILE_HEIGHT, TILE_WIDTH } from '../core/tlog/tiles.ts';
+
+/** An inclusion proof as the API returns it. */
+export interface InclusionProof {
+  readonly index: bigint;
+  readonly treeSize: bigint;
+  readonly rootHash: Uint8Array;
+  readonly leafHash: Uint8Array;
+  /** Leaf to root (RFC 9162 §2.1.3). */
+  readonly hashes: readonly Uint8Array[];
+}
+
+export interface ConsistencyProof {
+  readonly from: bigint;
+  readonly to: bigint;
+  readonly fromRootHash: Uint8Array;
+  readonly toRootHash: Uint8Array;
+  readonly hashes: readonly Uint8Array[];
+}
+
+/** A tile's bytes and whether it can never change (full tiles are immutable). */
+export interface TileContent {
+  readonly bytes: Uint8Array;
+  readonly isImmutable: boolean;
+}
+
+export interface LogReader {
+  /** The latest signed checkpoint; NOT_FOUND before the log has one. */
+  latestCheckpoint(): Promise<LogCheckpointRecord>;
+  /** The entry at `index` within the latest checkpoint, with its inclusion proof. */
+  entry(index: bigint): Promise<{ entry: LogEntryRecord; proof: InclusionProof; checkpoint: LogCheckpointRecord }>;
+  /** Inclusion proof of `index` in the tree of `treeSize` (the latest size when absent). */
+  inclusionProof(index: bigint, treeSize?: bigint): Promise<InclusionProof>;
+  /** Consistency proof between two published sizes. */
+  consistencyProof(from: bigint, to: bigint): Promise<ConsistencyProof>;
+  /** The hash tile at `level`/`index`, `width` hashes wide (C2SP tlog-tiles). */
+  tile(level: number, index: bigint, width: number): Promise<TileContent>;
+  /** The entry bundle `index`, `width` entries wide (C2SP tlog-tiles). */
+  entryBundle(index: bigint, width: number): Promise<TileContent>;
+}
+
+/** Reads the log through its repository; only what a published checkpoint covers is served. */
+export function createLogReader(log: LogRepository): LogReader {
+  async function latest(): Promise<LogCheckpointRecord> {
+    const checkpoint = await log.latestCheckpoint();
+    if (checkpoint === undefined) throw new AppError('NOT_FOUND', 'the log has no checkpoint yet');
+    return checkpoint;
+  }
+
+  async function rootAt(treeSize: bigint, latestCheckpoint: LogCheckpointRecord): Promise<Uint8Array> {
+    if (treeSize === latestCheckpoint.treeSize) return latestCheckpoint.rootHash;
+    const plan = planRoot(treeSize);
+    return assembleRoot(plan, await log.nodes(plan.nodes));
+  }
+
+  function assertWithin(value: bigint, name: string, limit: bigint, inclusive: boolean): void {
+    if (value < 0n || (inclusive ? value > limit : value >= limit)) {
+      throw new AppError('NOT_FOUND', `${name} ${value} is beyond the log (size ${limit})`);
+    }
+  }
+
+  async function inclusionProof(index: bigint, treeSize?: bigint): Promise<InclusionProof> {
+    const checkpoint = await latest();
+    const size = treeSize ?? checkpoint.treeSize;
+    assertWithin(size, 'tree size', checkpoint.treeSize, true);
+    if (index < 0n || index >= size) {
+      throw new AppError('INVALID_INPUT', `index ${index} is not below tree size ${size}`);
+    }
+    const plan = planInclusionProof(index, size);
+    const [leafHash] = await log.nodes([{ level: 0, index }]);
+    if (leafHash === undefined) throw new AppError('INTERNAL', `leaf ${index} is missing`);
+    return {
+      index,
+      treeSize: size,
+      rootHash: await rootAt(size, checkpoint),
+      leafHash,
+      hashes: assembleInclusionProof(plan, await log.nodes(plan.nodes)),
+    };
+  }
+
+  return {
+    latestCheckpoint: latest,
+
+    async entry(index) {
+      const checkpoint = await latest();
+      assertWithin(index, 'index', checkpoint.treeSize, false);
+      const [entry] = await log.entries(index, index + 1n);
+      if (entry === undefined) throw new AppError('NOT_FOUND', `no entry at index ${index}`);
+      return { entry, proof: await inclusionProof(index, checkpoint.treeSize), checkpoint };
+    },
+
+    inclusionProof,
+
+    async consistencyProof(from, to) {
+      const checkpoint = await latest();
+      assertWithin(to, 'tree size', checkpoint.treeSize, true);
+      if (from < 1n || from > to) {
+        throw new AppError('INVALID_INPUT', `a consistency proof needs 1 <= from <= to, got from=${from} to=${to}`);
+      }
+      const plan = planConsistencyProof(from, to);
+      return {
+        from,
+        to,
+        fromRootHash: await rootAt(from, checkpoint),
+        toRootHash: await rootAt(to, checkpoint),
+        hashes: assembleConsistencyProof(plan, await log.nodes(plan.nodes)),
+      };
+    },
+
+    async tile(level, index, width) {
+      const checkpoint = await latest();
+      const available = hashesAtTileLevel(checkpoint.treeSize, level) - index * BigInt(TILE_WIDTH);
+      assertTileWidth(width, available, `tile ${level}/${index}`);
+      const start = index * BigInt(TILE_WIDTH);
+      const hashes = await log.nodeRange(level * TILE_HEIGHT, start, start + BigInt(width));
+      if (hashes.length !== width) throw new AppError('INTERNAL', `tile ${level}/${index} is incomplete in storage`);
+      return { bytes: Buffer.concat(hashes), isImmutable: width === TILE_WIDTH };
+    },
+
+    async entryBundle(index, width) {
+      const checkpoint = await latest();
+      const available = checkpoint.treeSize - index * BigInt(TILE_WIDTH);
+      assertTileWidth(width, available, `entry bundle ${index}`);
+      const start = index * BigInt(TILE_WIDTH);
+      const entries = await log.entries(start, start + BigInt(width));
+      if (entries.length !== width) throw new AppError('INTERNAL', `entry bundle ${index} is incomplete in storage`);
+      return { bytes: encodeEntryBundle(entries.map((e) => e.body)), isImmutable: width === TILE_WIDTH };
+    },
+  };
+}
+
+/** How many complete nodes exist at tree level `8·tileLevel` for a tree of `treeSize` leaves. */
+function hashesAtTileLevel(treeSize: bigint, tileLevel: number): bigint {
+  return treeSize >> BigInt(tileLevel * TILE_HEIGHT);
+}
+
+/** A tile may be served at `width` only if that many hashes exist under the published checkpoint. */
+function assertTileWidth(width: number, available: bigint, what: string): void {
+  if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH) {
+    throw new AppError('INVALID_INPUT', `tile width must be 1 to ${TILE_WIDTH}`);
+  }
+  if (available < BigInt(width)) {
+    throw new AppError('NOT_FOUND', `${what} is not available at width ${width} in the published tree`);
+  }
+}

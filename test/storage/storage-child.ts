@@ -1,0 +1,70 @@
+/**
+ * A separate process for the storage tests that need one (data-directory lock, kill -9 crash
+ * cycles). Run as `node storage-child.ts <mode> '<StorageOptions as JSON>' [arg]`:
+ *
+ * - `hold`: opens the storage, prints `ready <pid>`, keeps it open until stdin closes.
+ * - `open`: tries to open it and prints `{"ok":true}` or `{"ok":false,"code":…,"message":…}`.
+ * - `write <label>`: appends forever; after each transaction resolved (commit durable) prints
+ *   `ack <token id> <tree size>`. The parent kills it with SIGKILL.
+ */
+import { isAppError } from '../../src/core/errors.ts';
+import { openStorage, type StorageOptions } from '../../src/adapters/storage/open-storage.ts';
+import { labelHash, makeLogBatch } from '../support/log-batch.ts';
+
+const [mode, optionsJson = '{}', label = 'w'] = process.argv.slice(2);
+const options = JSON.parse(optionsJson) as StorageOptions;
+
+function print(line: string): void {
+  // stdout to a pipe is synchronous on Linux: the line has left before the next write starts.
+  process.stdout.write(`${line}\n`);
+}
+
+switch (mode) {
+  case 'hold': {
+    const storage = await openStorage(options);
+    print(`ready ${process.pid}`);
+    process.stdin.resume();
+    process.stdin.on('end', () => void storage.close());
+    break;
+  }
+  case 'open': {
+    try {
+      const storage = await openStorage(options);
+      await storage.close();
+      print(JSON.stringify({ ok: true }));
+    } catch (error) {
+      const code = isAppError(error) ? error.code : 'UNKNOWN';
+      const message = error instanceof Error ? error.message : String(error);
+      print(JSON.stringify({ ok: false, code, message }));
+    }
+    break;
+  }
+  case 'write': {
+    const storage = await openStorage(options);
+    for (let n = 0; ; n++) {
+      const id = `${label}-${n}`;
+      const size = await storage.transaction(async (session) => {
+        await session.apiTokens.insert({
+          id,
+          name: id,
+          role: 'auditor',
+          secretHash: labelHash(id),
+          createdAt: new Date(1_700_000_000_000 + n),
+          expiresAt: null,
+          revokedAt: null,
+        });
+        await session.log.lockForAppend();
+        const previousSize = await session.log.treeSize();
+        const batch = makeLogBatch(previousSize, 1 + (n % 8), {
+          idempotencyKey: (index) => `${id}/${index}`,
+        });
+        await session.log.appendBatch(batch);
+        return batch.checkpoint.treeSize;
+      });
+      print(`ack ${id} ${size}`);
+    }
+  }
+  // eslint-disable-next-line no-fallthrough -- the loop above never ends
+  default:
+    throw new Error(`unknown mode ${mode}`);
+}

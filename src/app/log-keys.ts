@@ -52,3 +52,8 @@ export function createLogNoteVerifier(origin: string, publicKeySpki: Uint8Array)
     verify: (message, signature) => verifySignature('sha256', message, publicKey, signature),
   };
 }
+
+/** The log's public identity: origin, log id and key (what `GET /v1/log` and verifiers use). */
+export function describeLog(origin: string, publicKeySpki: Uint8Array): { origin: string; logId: Uint8Array; publicKeySpki: Uint8Array } {
+  return { origin, logId: computeLogId(publicKeySpki), publicKeySpki };
+}

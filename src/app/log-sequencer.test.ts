@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLogIntegrity } from './check-log-integrity.ts';
-import { createLogNoteVerifier, defaultLogOrigin } from './log-keys.ts';
+import { createLogNoteVerifier, defaultLogOrigin, describeLog } from './log-keys.ts';
 import { openLogSequencer } from './log-sequencer.ts';
 import type { LogAppendResult, LogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
@@ -155,7 +155,7 @@ for (const engine of createTestStorageEngines()) {
       sequencer = await openSequencer(t, reopened);
       const [late] = await sequencer.append([{ kind: 'test/v1', body: body('after restart') }]);
       assert.equal(late?.index, 11n);
-      const reader = createLogReader(reopened.log);
+      const reader = createLogReader(reopened.log, describeLog(origin, logKey.publicKeySpki));
       const proof = await reader.consistencyProof(early?.treeSize ?? 0n, late?.treeSize ?? 0n);
       verifyConsistencyProof({
         size1: proof.from,

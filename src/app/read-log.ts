@@ -37,7 +37,18 @@ export interface TileContent {
   readonly isImmutable: boolean;
 }
 
+/** Who the log is: what a verifier needs to check its checkpoints. */
+export interface LogInfo {
+  readonly origin: string;
+  /** SHA-256 of the log key's SPKI: the `logId` in bundles and trusted roots. */
+  readonly logId: Uint8Array;
+  /** The log key, DER SubjectPublicKeyInfo. */
+  readonly publicKeySpki: Uint8Array;
+}
+
 export interface LogReader {
+  /** The log's origin and key. */
+  readonly info: LogInfo;
   /** The latest signed checkpoint; NOT_FOUND before the log has one. */
   latestCheckpoint(): Promise<LogCheckpointRecord>;
   /** The entry at `index` within the latest checkpoint, with its inclusion proof. */
@@ -53,7 +64,7 @@ export interface LogReader {
 }
 
 /** Reads the log through its repository; only what a published checkpoint covers is served. */
-export function createLogReader(log: LogRepository): LogReader {
+export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
   async function latest(): Promise<LogCheckpointRecord> {
     const checkpoint = await log.latestCheckpoint();
     if (checkpoint === undefined) throw new AppError('NOT_FOUND', 'the log has no checkpoint yet');
@@ -92,6 +103,7 @@ export function createLogReader(log: LogRepository): LogReader {
   }
 
   return {
+    info,
     latestCheckpoint: latest,
 
     async entry(index) {

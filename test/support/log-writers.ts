@@ -107,7 +107,7 @@ export function spawnWriter(args: {
 export async function assertLogHoldsAcknowledged(storage: Storage, identity: LogIdentity, acks: readonly Acknowledgement[]): Promise<void> {
   const report = await checkLogIntegrity(storage, identity);
   assert.equal(report.ok, true, `integrity: ${report.problem}`);
-  const reader = createLogReader(storage.log);
+  const reader = createLogReader(storage.log, { origin: identity.origin, logId: new Uint8Array(32), publicKeySpki: new Uint8Array() });
   const final = await reader.latestCheckpoint();
   const stored = await storage.log.findEntriesByIdempotencyKeys(acks.map((a) => a.key));
   const byKey = new Map(stored.map((e) => [e.idempotencyKey, e]));

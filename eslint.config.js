@@ -62,7 +62,10 @@ export default tseslint.config(
             message: 'src/core is pure: I/O, drivers and frameworks come through ports.',
           })),
           patterns: [
-            { group: ['**/adapters/**', '**/app/**', '**/http/**', '**/cli/**', '**/config/**'], message: 'src/core imports only src/core.' },
+            {
+              group: ['**/adapters/**', '**/app/**', '**/http/**', '**/cli/**', '**/config/**'],
+              message: 'src/core imports only src/core.',
+            },
           ],
         },
       ],

@@ -17,7 +17,8 @@ async function listTsFiles(dir: string): Promise<string[]> {
 
 function importsOf(source: string): string[] {
   const specifiers: string[] = [];
-  const pattern = /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const pattern =
+    /(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
   for (const match of source.matchAll(pattern)) specifiers.push((match[1] ?? match[2]) as string);
   return specifiers;
 }
@@ -39,7 +40,8 @@ function layerOf(file: string): string | undefined {
   return first.endsWith('.ts') ? first.replace(/\.ts$/, '') : first;
 }
 
-const CORE_BANNED_MODULE = /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dns|os|sqlite|dgram|cluster|worker_threads)$|^(pg|kysely|fastify|jose|pino|prom-client|@fastify\/.*)$/;
+const CORE_BANNED_MODULE =
+  /^(node:)?(fs|fs\/promises|net|http|https|http2|child_process|dns|os|sqlite|dgram|cluster|worker_threads)$|^(pg|kysely|fastify|jose|pino|prom-client|@fastify\/.*)$/;
 const CORE_BANNED_GLOBALS = /\bprocess\.env\b|\bDate\.now\(\)|\bMath\.random\(\)|\bnew Date\(\)/;
 
 describe('architecture', () => {

@@ -27,13 +27,20 @@ export interface EventLog {
    * canonical JSON of `{ apiVersion, kind, body }`, so anyone can recompute its leaf hash.
    * Throws INVALID_INPUT for a malformed kind or a body that is not canonicalisable JSON.
    */
-  appendEvent(kind: string, body: Readonly<Record<string, unknown>>, options?: AppendEventOptions): Promise<LogAppendResult>;
+  appendEvent(
+    kind: string,
+    body: Readonly<Record<string, unknown>>,
+    options?: AppendEventOptions,
+  ): Promise<LogAppendResult>;
 }
 
 /** Encodes an event as the exact bytes stored in the log. */
 export function encodeEvent(kind: string, body: Readonly<Record<string, unknown>>): Uint8Array {
   if (!EVENT_KIND_PATTERN.test(kind)) {
-    throw new AppError('INVALID_INPUT', `event kind ${JSON.stringify(kind)} is not dotted lower-case words`);
+    throw new AppError(
+      'INVALID_INPUT',
+      `event kind ${JSON.stringify(kind)} is not dotted lower-case words`,
+    );
   }
   return canonicalJsonBytes({ apiVersion: EVENT_ENTRY_KIND, kind, body });
 }
@@ -46,7 +53,9 @@ export function createEventLog(sequencer: Pick<LogSequencer, 'append'>): EventLo
         {
           kind: EVENT_ENTRY_KIND,
           body: encodeEvent(kind, body),
-          ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+          ...(options.idempotencyKey === undefined
+            ? {}
+            : { idempotencyKey: options.idempotencyKey }),
           ...(options.effect === undefined ? {} : { effect: options.effect }),
         },
       ]);

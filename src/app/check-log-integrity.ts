@@ -42,7 +42,10 @@ export async function loadTreeState(log: LogRepository, identity: LogIdentity): 
   const checkpoint = await log.latestCheckpoint();
   if (checkpoint === undefined) {
     if (treeSize !== 0n) {
-      throw new AppError('VERIFICATION_FAILED', `the log holds ${treeSize} entries but no signed checkpoint`);
+      throw new AppError(
+        'VERIFICATION_FAILED',
+        `the log holds ${treeSize} entries but no signed checkpoint`,
+      );
     }
     return { frontier: EMPTY_FRONTIER, checkpoint: undefined };
   }
@@ -54,9 +57,15 @@ export async function loadTreeState(log: LogRepository, identity: LogIdentity): 
   }
   const opened = openCheckpointOrExplain(checkpoint, identity);
   if (!equalBytes(opened.rootHash, checkpoint.rootHash)) {
-    throw new AppError('VERIFICATION_FAILED', `the stored root of checkpoint ${treeSize} differs from its signed note`);
+    throw new AppError(
+      'VERIFICATION_FAILED',
+      `the stored root of checkpoint ${treeSize} differs from its signed note`,
+    );
   }
-  const frontier = treeSize === 0n ? EMPTY_FRONTIER : frontierFromNodes(treeSize, await log.nodes(planFrontier(treeSize)));
+  const frontier =
+    treeSize === 0n
+      ? EMPTY_FRONTIER
+      : frontierFromNodes(treeSize, await log.nodes(planFrontier(treeSize)));
   if (!equalBytes(rootOfFrontier(frontier), checkpoint.rootHash)) {
     throw new AppError(
       'VERIFICATION_FAILED',
@@ -66,14 +75,23 @@ export async function loadTreeState(log: LogRepository, identity: LogIdentity): 
   return { frontier, checkpoint };
 }
 
-function openCheckpointOrExplain(checkpoint: LogCheckpointRecord, identity: LogIdentity): { rootHash: Uint8Array } {
+function openCheckpointOrExplain(
+  checkpoint: LogCheckpointRecord,
+  identity: LogIdentity,
+): { rootHash: Uint8Array } {
   try {
-    return openCheckpoint(checkpoint.note, { origin: identity.origin, verifiers: [identity.verifier] });
+    return openCheckpoint(checkpoint.note, {
+      origin: identity.origin,
+      verifiers: [identity.verifier],
+    });
   } catch (cause) {
     throw new AppError(
       'VERIFICATION_FAILED',
       `the last checkpoint (size ${checkpoint.treeSize}) is not signed by this log key for origin "${identity.origin}"`,
-      { cause, hint: 'check log.origin and the log key: they must not change over the life of a log' },
+      {
+        cause,
+        hint: 'check log.origin and the log key: they must not change over the life of a log',
+      },
     );
   }
 }
@@ -96,33 +114,47 @@ const INTEGRITY_CHUNK = 4096n;
  * exactly where the log was altered.
  */
 export async function checkLogIntegrity(
-  storage: Pick<Storage, 'log'>,
+  storage: Pick<Storage, 'log' | 'transaction'>,
   identity: LogIdentity,
   onProgress?: (checked: bigint, total: bigint) => void,
 ): Promise<LogIntegrityReport> {
-  const log = storage.log;
-  let state: TreeState;
-  const treeSize = await log.treeSize();
-  try {
-    state = await loadTreeState(log, identity);
-  } catch (error) {
-    if (!(error instanceof AppError) || error.code !== 'VERIFICATION_FAILED') throw error;
-    // Keep going: the scan below locates the damage.
-    state = { frontier: EMPTY_FRONTIER, checkpoint: await log.latestCheckpoint() };
-    const scan = await scanEntries(log, treeSize, onProgress);
+  // Snapshot size and checkpoint under the append lock (a PostgreSQL peer may be appending), then
+  // scan that prefix: entries below a committed size never change, so the scan needs no lock.
+  const snapshot = await storage.transaction(async (session) => {
+    await session.log.lockForAppend();
+    const treeSize = await session.log.treeSize();
+    try {
+      return { treeSize, state: await loadTreeState(session.log, identity), problem: undefined };
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'VERIFICATION_FAILED') throw error;
+      return { treeSize, state: undefined, problem: error.message };
+    }
+  });
+  const { treeSize } = snapshot;
+  const scan = await scanEntries(storage.log, treeSize, onProgress);
+  if (scan.firstBadIndex !== undefined) {
     return {
       ok: false,
       treeSize,
-      ...(scan.firstBadIndex === undefined ? {} : { firstBadIndex: scan.firstBadIndex }),
-      problem: scan.problem ?? error.message,
+      firstBadIndex: scan.firstBadIndex,
+      ...(scan.problem === undefined ? {} : { problem: scan.problem }),
     };
   }
-  const scan = await scanEntries(log, treeSize, onProgress);
-  if (scan.firstBadIndex !== undefined || scan.problem !== undefined) {
-    return { ok: false, treeSize, ...scan };
+  if (snapshot.state === undefined) {
+    // The entries are intact but the tree nodes or checkpoint disagree with them.
+    return {
+      ok: false,
+      treeSize,
+      problem: scan.problem ?? snapshot.problem ?? 'the log does not match its checkpoint',
+    };
   }
-  if (state.checkpoint !== undefined && !equalBytes(scan.rootHash, state.checkpoint.rootHash)) {
-    return { ok: false, treeSize, problem: 'the recomputed root differs from the last signed checkpoint' };
+  const checkpoint = snapshot.state.checkpoint;
+  if (checkpoint !== undefined && !equalBytes(scan.rootHash, checkpoint.rootHash)) {
+    return {
+      ok: false,
+      treeSize,
+      problem: 'the recomputed root differs from the last signed checkpoint',
+    };
   }
   return { ok: true, treeSize };
 }
@@ -137,8 +169,13 @@ async function scanEntries(
     const to = from + INTEGRITY_CHUNK < treeSize ? from + INTEGRITY_CHUNK : treeSize;
     const entries = await log.entries(from, to);
     if (entries.length !== Number(to - from)) {
-      const missing = from + BigInt(entries.findIndex((e, i) => e.index !== from + BigInt(i)) >>> 0);
-      return { rootHash: rootOfFrontier(frontier), firstBadIndex: entries.length === 0 ? from : missing, problem: `entries are missing from index ${from}` };
+      const missing =
+        from + BigInt(entries.findIndex((e, i) => e.index !== from + BigInt(i)) >>> 0);
+      return {
+        rootHash: rootOfFrontier(frontier),
+        firstBadIndex: entries.length === 0 ? from : missing,
+        problem: `entries are missing from index ${from}`,
+      };
     }
     const leafHashes: Uint8Array[] = [];
     for (const entry of entries) {
@@ -168,7 +205,10 @@ async function scanEntries(
 }
 
 /** Compares recomputed nodes with the stored ones, level by level, in ranges. */
-async function firstMismatchedNode(log: LogRepository, nodes: readonly MerkleNode[]): Promise<MerkleNode | undefined> {
+async function firstMismatchedNode(
+  log: LogRepository,
+  nodes: readonly MerkleNode[],
+): Promise<MerkleNode | undefined> {
   const byLevel = new Map<number, MerkleNode[]>();
   for (const node of nodes) {
     const list = byLevel.get(node.level) ?? [];

@@ -34,7 +34,10 @@ export function noteKeyNameForOrigin(origin: string): string {
 /** A note signer over the log key (hint = first 4 bytes of the log id, interop §3.3). */
 export function createLogNoteSigner(origin: string, logKey: KeyHandle): NoteSigner {
   if (logKey.purpose !== 'log') {
-    throw new AppError('KEY_UNAVAILABLE', `key ${logKey.id} is a ${logKey.purpose} key, not a log key`);
+    throw new AppError(
+      'KEY_UNAVAILABLE',
+      `key ${logKey.id} is a ${logKey.purpose} key, not a log key`,
+    );
   }
   return {
     name: noteKeyNameForOrigin(origin),
@@ -45,7 +48,11 @@ export function createLogNoteSigner(origin: string, logKey: KeyHandle): NoteSign
 
 /** A note verifier for checkpoints signed by the log key with the given SPKI. */
 export function createLogNoteVerifier(origin: string, publicKeySpki: Uint8Array): NoteVerifier {
-  const publicKey = createPublicKey({ key: Buffer.from(publicKeySpki), format: 'der', type: 'spki' });
+  const publicKey = createPublicKey({
+    key: Buffer.from(publicKeySpki),
+    format: 'der',
+    type: 'spki',
+  });
   return {
     name: noteKeyNameForOrigin(origin),
     keyId: computeLogId(publicKeySpki).subarray(0, 4),
@@ -54,6 +61,9 @@ export function createLogNoteVerifier(origin: string, publicKeySpki: Uint8Array)
 }
 
 /** The log's public identity: origin, log id and key (what `GET /v1/log` and verifiers use). */
-export function describeLog(origin: string, publicKeySpki: Uint8Array): { origin: string; logId: Uint8Array; publicKeySpki: Uint8Array } {
+export function describeLog(
+  origin: string,
+  publicKeySpki: Uint8Array,
+): { origin: string; logId: Uint8Array; publicKeySpki: Uint8Array } {
   return { origin, logId: computeLogId(publicKeySpki), publicKeySpki };
 }

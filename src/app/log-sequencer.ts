@@ -12,11 +12,23 @@
  * so the tree never forks and a replica that dies mid-batch loses nothing that was acknowledged.
  */
 import { AppError, isAppError, toAppError } from '../core/errors.ts';
-import type { Clock, KeyHandle, LogCheckpointRecord, LogEntryRecord, LogRepository, Storage, StorageSession } from '../core/ports.ts';
+import type {
+  Clock,
+  KeyHandle,
+  LogCheckpointRecord,
+  LogEntryRecord,
+  LogRepository,
+  Storage,
+  StorageSession,
+} from '../core/ports.ts';
 import { formatCheckpoint } from '../core/tlog/checkpoint.ts';
 import { appendLeafHashes, hashLeaf } from '../core/tlog/merkle.ts';
 import type { MerkleNode } from '../core/tlog/merkle.ts';
-import { assembleInclusionProof, planInclusionProof } from '../core/tlog/proof.ts';
+import {
+  assembleInclusionProof,
+  planInclusionProof,
+  proveTrailingLeaves,
+} from '../core/tlog/proof.ts';
 import { equalBytes } from '../core/tlog/bytes.ts';
 import { signNote } from '../core/tlog/signed-note.ts';
 import { loadTreeState } from './check-log-integrity.ts';
@@ -126,9 +138,17 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
   const maxBatch = options.maxBatchEntries ?? DEFAULT_MAX_BATCH;
   const maxPending = options.maxPendingEntries ?? DEFAULT_MAX_PENDING;
   const signer = createLogNoteSigner(options.origin, options.logKey);
-  const identity = { origin: options.origin, verifier: createLogNoteVerifier(options.origin, options.logKey.publicKeySpki) };
+  const identity = {
+    origin: options.origin,
+    verifier: createLogNoteVerifier(options.origin, options.logKey.publicKeySpki),
+  };
 
-  let state = await loadTreeState(options.storage.log, identity);
+  // Read size, checkpoint and frontier under the append lock: on PostgreSQL another replica may
+  // commit between two unlocked reads.
+  let state = await options.storage.transaction(async (session) => {
+    await session.log.lockForAppend();
+    return loadTreeState(session.log, identity);
+  });
   let queue: Pending[] = [];
   let running: Promise<void> | undefined;
   let closed = false;
@@ -193,7 +213,11 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
         }));
         let checkpoint = base.checkpoint;
         if (fresh.length > 0 || checkpoint === undefined) {
-          const text = formatCheckpoint({ origin: options.origin, treeSize: appended.frontier.treeSize, rootHash: appended.rootHash });
+          const text = formatCheckpoint({
+            origin: options.origin,
+            treeSize: appended.frontier.treeSize,
+            rootHash: appended.rootHash,
+          });
           checkpoint = {
             treeSize: appended.frontier.treeSize,
             rootHash: appended.rootHash,
@@ -208,7 +232,12 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
               throw new EffectFailure(pending, error);
             }
           }
-          await session.log.appendBatch({ previousSize: base.frontier.treeSize, entries, nodes: appended.nodes, checkpoint });
+          await session.log.appendBatch({
+            previousSize: base.frontier.treeSize,
+            entries,
+            nodes: appended.nodes,
+            checkpoint,
+          });
           options.faultHook?.('before-commit');
         }
         outcome = {
@@ -223,12 +252,18 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
         };
       });
     } catch (error) {
-      if (error instanceof EffectFailure || outcome === undefined || !isAppError(error, 'STORAGE_UNAVAILABLE')) throw error;
+      if (
+        error instanceof EffectFailure ||
+        outcome === undefined ||
+        !isAppError(error, 'STORAGE_UNAVAILABLE')
+      )
+        throw error;
       // The commit may have happened even though we saw an error (connection lost after COMMIT
       // was sent, threat-model FT-2). Re-read before answering: if our checkpoint is there, it did.
       if (!(await isCommitted(outcome.checkpoint))) throw error;
     }
-    if (outcome === undefined) throw new AppError('INTERNAL', 'the log transaction produced no batch');
+    if (outcome === undefined)
+      throw new AppError('INTERNAL', 'the log transaction produced no batch');
     state = outcome.state;
     options.faultHook?.('after-commit');
     return outcome;
@@ -237,7 +272,11 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
   async function isCommitted(checkpoint: LogCheckpointRecord): Promise<boolean> {
     try {
       const stored = await options.storage.log.checkpoint(checkpoint.treeSize);
-      return stored !== undefined && equalBytes(stored.rootHash, checkpoint.rootHash) && stored.note === checkpoint.note;
+      return (
+        stored !== undefined &&
+        equalBytes(stored.rootHash, checkpoint.rootHash) &&
+        stored.note === checkpoint.note
+      );
     } catch {
       return false;
     }
@@ -248,20 +287,31 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
     const { checkpoint } = batch;
     // Every node a new entry's proof needs is on the old frontier or was completed by this batch
     // (a left sibling outside the batch is a maximal subtree of [0, start): a frontier node).
-    const known = new Map<string, Uint8Array>();
-    for (const node of batch.base.frontier.nodes) known.set(nodeKey(node.level, node.index), node.hash);
-    for (const node of batch.nodes) known.set(nodeKey(node.level, node.index), node.hash);
+    const known = new Map<number, Map<bigint, Uint8Array>>();
+    for (const node of [...batch.base.frontier.nodes, ...batch.nodes]) {
+      let level = known.get(node.level);
+      if (level === undefined) known.set(node.level, (level = new Map<bigint, Uint8Array>()));
+      level.set(node.index, node.hash);
+    }
     const results = new Map<Pending, LogAppendResult>();
-    batch.fresh.forEach((pending, i) => {
-      const entry = batch.entries[i] as LogEntryRecord;
-      const plan = planInclusionProof(entry.index, checkpoint.treeSize);
-      const hashes = plan.nodes.map((node) => {
-        const hash = known.get(nodeKey(node.level, node.index));
-        if (hash === undefined) throw new AppError('INTERNAL', `sequencer is missing node ${node.level}/${node.index}`);
-        return hash;
+    if (batch.fresh.length > 0) {
+      const proofs = proveTrailingLeaves(
+        batch.base.frontier.treeSize,
+        checkpoint.treeSize,
+        (level, index) => {
+          const hash = known.get(level)?.get(index);
+          if (hash === undefined)
+            throw new AppError('INTERNAL', `sequencer is missing node ${level}/${index}`);
+          return hash;
+        },
+      );
+      batch.fresh.forEach((pending, i) => {
+        results.set(
+          pending,
+          resultOf(batch.entries[i] as LogEntryRecord, checkpoint, proofs[i] ?? [], false),
+        );
       });
-      results.set(pending, resultOf(entry, checkpoint, assembleInclusionProof(plan, hashes), false));
-    });
+    }
     for (const { pending, record } of batch.duplicates) {
       try {
         const plan = planInclusionProof(record.index, checkpoint.treeSize);
@@ -273,7 +323,8 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
     }
     for (const { pending, first } of batch.aliases) {
       const result = results.get(first);
-      if (result === undefined) pending.reject(new AppError('INTERNAL', 'duplicate entry lost its original'));
+      if (result === undefined)
+        pending.reject(new AppError('INTERNAL', 'duplicate entry lost its original'));
       else results.set(pending, { ...result, isDuplicate: true });
     }
     for (const [pending, result] of results) pending.resolve(result);
@@ -282,22 +333,29 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
   return {
     append(entries: readonly LogAppend[]): Promise<LogAppendResult[]> {
       if (closed) {
-        return Promise.reject(new AppError('STORAGE_UNAVAILABLE', 'the log is shutting down', { retryAfterSeconds: 1 }));
+        return Promise.reject(
+          new AppError('STORAGE_UNAVAILABLE', 'the log is shutting down', { retryAfterSeconds: 1 }),
+        );
       }
       if (queue.length + entries.length > maxPending) {
         return Promise.reject(
-          new AppError('STORAGE_UNAVAILABLE', `the log is busy (${queue.length} entries waiting); retry shortly`, {
-            retryAfterSeconds: 1,
-          }),
+          new AppError(
+            'STORAGE_UNAVAILABLE',
+            `the log is busy (${queue.length} entries waiting); retry shortly`,
+            {
+              retryAfterSeconds: 1,
+            },
+          ),
         );
       }
       try {
         entries.forEach(validateAppend);
       } catch (error) {
-        return Promise.reject(error);
+        return Promise.reject(toAppError(error));
       }
       const promises = entries.map(
-        (entry) => new Promise<LogAppendResult>((resolve, reject) => queue.push({ entry, resolve, reject })),
+        (entry) =>
+          new Promise<LogAppendResult>((resolve, reject) => queue.push({ entry, resolve, reject })),
       );
       schedule();
       return Promise.all(promises);
@@ -320,7 +378,11 @@ async function partitionByIdempotency(
   log: LogRepository,
   batch: readonly Pending[],
 ): Promise<Pick<CommittedBatch, 'fresh' | 'duplicates' | 'aliases'>> {
-  const keys = [...new Set(batch.flatMap((p) => (p.entry.idempotencyKey === undefined ? [] : [p.entry.idempotencyKey])))];
+  const keys = [
+    ...new Set(
+      batch.flatMap((p) => (p.entry.idempotencyKey === undefined ? [] : [p.entry.idempotencyKey])),
+    ),
+  ];
   const stored = new Map<string, LogEntryRecord>();
   if (keys.length > 0) {
     for (const record of await log.findEntriesByIdempotencyKeys(keys)) {
@@ -341,7 +403,12 @@ async function partitionByIdempotency(
     const first = firstInBatch.get(key);
     const original = record ?? first?.entry;
     if (original !== undefined && !isSameEntry(original, pending.entry)) {
-      pending.reject(new AppError('CONFLICT', `idempotency key ${JSON.stringify(key)} was already used for a different entry`));
+      pending.reject(
+        new AppError(
+          'CONFLICT',
+          `idempotency key ${JSON.stringify(key)} was already used for a different entry`,
+        ),
+      );
     } else if (record !== undefined) {
       duplicates.push({ pending, record });
     } else if (first !== undefined) {
@@ -356,15 +423,24 @@ async function partitionByIdempotency(
 
 function validateAppend(entry: LogAppend): void {
   if (entry.body.length === 0 || entry.body.length > MAX_ENTRY_BYTES) {
-    throw new AppError('INVALID_INPUT', `a log entry must be 1 to ${MAX_ENTRY_BYTES} bytes, got ${entry.body.length}`);
+    throw new AppError(
+      'INVALID_INPUT',
+      `a log entry must be 1 to ${MAX_ENTRY_BYTES} bytes, got ${entry.body.length}`,
+    );
   }
   const key = entry.idempotencyKey;
   if (key !== undefined && (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-    throw new AppError('INVALID_INPUT', `an idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    throw new AppError(
+      'INVALID_INPUT',
+      `an idempotency key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+    );
   }
 }
 
-function isSameEntry(first: { kind: string; body: Uint8Array }, second: { kind: string; body: Uint8Array }): boolean {
+function isSameEntry(
+  first: { kind: string; body: Uint8Array },
+  second: { kind: string; body: Uint8Array },
+): boolean {
   return first.kind === second.kind && equalBytes(first.body, second.body);
 }
 
@@ -389,11 +465,10 @@ function resultOf(
 function asAppendError(error: unknown): AppError {
   if (isAppError(error, 'CONFLICT')) {
     // The compare-and-set failed: the tree moved under us without the lock. Refuse rather than fork.
-    return new AppError('STORAGE_UNAVAILABLE', 'the log changed under this writer; retry', { retryAfterSeconds: 1, cause: error });
+    return new AppError('STORAGE_UNAVAILABLE', 'the log changed under this writer; retry', {
+      retryAfterSeconds: 1,
+      cause: error,
+    });
   }
   return toAppError(error);
-}
-
-function nodeKey(level: number, index: bigint): string {
-  return `${level}/${index}`;
 }

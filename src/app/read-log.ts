@@ -5,6 +5,7 @@
 import { AppError } from '../core/errors.ts';
 import type { LogCheckpointRecord, LogEntryRecord, LogRepository } from '../core/ports.ts';
 import { assembleRoot, planRoot } from '../core/tlog/merkle.ts';
+import type { NodeId } from '../core/tlog/merkle.ts';
 import {
   assembleConsistencyProof,
   assembleInclusionProof,
@@ -52,7 +53,9 @@ export interface LogReader {
   /** The latest signed checkpoint; NOT_FOUND before the log has one. */
   latestCheckpoint(): Promise<LogCheckpointRecord>;
   /** The entry at `index` within the latest checkpoint, with its inclusion proof. */
-  entry(index: bigint): Promise<{ entry: LogEntryRecord; proof: InclusionProof; checkpoint: LogCheckpointRecord }>;
+  entry(
+    index: bigint,
+  ): Promise<{ entry: LogEntryRecord; proof: InclusionProof; checkpoint: LogCheckpointRecord }>;
   /** Inclusion proof of `index` in the tree of `treeSize` (the latest size when absent). */
   inclusionProof(index: bigint, treeSize?: bigint): Promise<InclusionProof>;
   /** Consistency proof between two published sizes. */
@@ -71,10 +74,26 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
     return checkpoint;
   }
 
-  async function rootAt(treeSize: bigint, latestCheckpoint: LogCheckpointRecord): Promise<Uint8Array> {
-    if (treeSize === latestCheckpoint.treeSize) return latestCheckpoint.rootHash;
-    const plan = planRoot(treeSize);
-    return assembleRoot(plan, await log.nodes(plan.nodes));
+  /**
+   * Fetches, in ONE query, the nodes of a proof plan plus those of the root of `treeSize` when it
+   * is not the latest checkpoint's (whose root is at hand): proofs are on the hot read path.
+   */
+  async function fetchWithRoot(
+    proofNodes: readonly NodeId[],
+    treeSize: bigint,
+    latestCheckpoint: LogCheckpointRecord,
+    extra: readonly NodeId[] = [],
+  ): Promise<{ proof: Uint8Array[]; rootHash: Uint8Array; extra: Uint8Array[] }> {
+    const rootPlan = treeSize === latestCheckpoint.treeSize ? undefined : planRoot(treeSize);
+    const rootNodes = rootPlan?.nodes ?? [];
+    const hashes = await log.nodes([...proofNodes, ...rootNodes, ...extra]);
+    const proof = hashes.slice(0, proofNodes.length);
+    const root = hashes.slice(proofNodes.length, proofNodes.length + rootNodes.length);
+    return {
+      proof,
+      rootHash: rootPlan === undefined ? latestCheckpoint.rootHash : assembleRoot(rootPlan, root),
+      extra: hashes.slice(proofNodes.length + rootNodes.length),
+    };
   }
 
   function assertWithin(value: bigint, name: string, limit: bigint, inclusive: boolean): void {
@@ -91,14 +110,15 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
       throw new AppError('INVALID_INPUT', `index ${index} is not below tree size ${size}`);
     }
     const plan = planInclusionProof(index, size);
-    const [leafHash] = await log.nodes([{ level: 0, index }]);
+    const fetched = await fetchWithRoot(plan.nodes, size, checkpoint, [{ level: 0, index }]);
+    const leafHash = fetched.extra[0];
     if (leafHash === undefined) throw new AppError('INTERNAL', `leaf ${index} is missing`);
     return {
       index,
       treeSize: size,
-      rootHash: await rootAt(size, checkpoint),
+      rootHash: fetched.rootHash,
       leafHash,
-      hashes: assembleInclusionProof(plan, await log.nodes(plan.nodes)),
+      hashes: assembleInclusionProof(plan, fetched.proof),
     };
   }
 
@@ -120,15 +140,22 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
       const checkpoint = await latest();
       assertWithin(to, 'tree size', checkpoint.treeSize, true);
       if (from < 1n || from > to) {
-        throw new AppError('INVALID_INPUT', `a consistency proof needs 1 <= from <= to, got from=${from} to=${to}`);
+        throw new AppError(
+          'INVALID_INPUT',
+          `a consistency proof needs 1 <= from <= to, got from=${from} to=${to}`,
+        );
       }
       const plan = planConsistencyProof(from, to);
+      // The proof's own nodes, plus both roots: the latest comes with the checkpoint.
+      const toRoot = to === checkpoint.treeSize ? undefined : planRoot(to);
+      const fetched = await fetchWithRoot(plan.nodes, from, checkpoint, toRoot?.nodes ?? []);
       return {
         from,
         to,
-        fromRootHash: await rootAt(from, checkpoint),
-        toRootHash: await rootAt(to, checkpoint),
-        hashes: assembleConsistencyProof(plan, await log.nodes(plan.nodes)),
+        fromRootHash: fetched.rootHash,
+        toRootHash:
+          toRoot === undefined ? checkpoint.rootHash : assembleRoot(toRoot, fetched.extra),
+        hashes: assembleConsistencyProof(plan, fetched.proof),
       };
     },
 
@@ -138,7 +165,8 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
       assertTileWidth(width, available, `tile ${level}/${index}`);
       const start = index * BigInt(TILE_WIDTH);
       const hashes = await log.nodeRange(level * TILE_HEIGHT, start, start + BigInt(width));
-      if (hashes.length !== width) throw new AppError('INTERNAL', `tile ${level}/${index} is incomplete in storage`);
+      if (hashes.length !== width)
+        throw new AppError('INTERNAL', `tile ${level}/${index} is incomplete in storage`);
       return { bytes: Buffer.concat(hashes), isImmutable: width === TILE_WIDTH };
     },
 
@@ -148,8 +176,12 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
       assertTileWidth(width, available, `entry bundle ${index}`);
       const start = index * BigInt(TILE_WIDTH);
       const entries = await log.entries(start, start + BigInt(width));
-      if (entries.length !== width) throw new AppError('INTERNAL', `entry bundle ${index} is incomplete in storage`);
-      return { bytes: encodeEntryBundle(entries.map((e) => e.body)), isImmutable: width === TILE_WIDTH };
+      if (entries.length !== width)
+        throw new AppError('INTERNAL', `entry bundle ${index} is incomplete in storage`);
+      return {
+        bytes: encodeEntryBundle(entries.map((e) => e.body)),
+        isImmutable: width === TILE_WIDTH,
+      };
     },
   };
 }
@@ -165,6 +197,9 @@ function assertTileWidth(width: number, available: bigint, what: string): void {
     throw new AppError('INVALID_INPUT', `tile width must be 1 to ${TILE_WIDTH}`);
   }
   if (available < BigInt(width)) {
-    throw new AppError('NOT_FOUND', `${what} is not available at width ${width} in the published tree`);
+    throw new AppError(
+      'NOT_FOUND',
+      `${what} is not available at width ${width} in the published tree`,
+    );
   }
 }

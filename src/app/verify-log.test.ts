@@ -11,7 +11,11 @@ import { createLogNoteVerifier, defaultLogOrigin, describeLog } from './log-keys
 import { openLogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
 import type { LogReader } from './read-log.ts';
-import { checkLogProgress, fetchConsistencyProofFromTiles, verifyLogFromTiles } from './verify-log.ts';
+import {
+  checkLogProgress,
+  fetchConsistencyProofFromTiles,
+  verifyLogFromTiles,
+} from './verify-log.ts';
 
 const keyDir = mkdtempSync(join(tmpdir(), 'countersign-verify-log-'));
 const engine = createSqliteTestEngine();
@@ -32,7 +36,11 @@ async function buildLog(t: TestContext, bodies: readonly string[]) {
   const reader = createLogReader(storage.log, describeLog(origin, logKey.publicKeySpki));
   const append = async (more: readonly string[]) => {
     for (let i = 0; i < more.length; i += 1000) {
-      await sequencer.append(more.slice(i, i + 1000).map((b) => ({ kind: 'test/v1', body: new TextEncoder().encode(b) })));
+      await sequencer.append(
+        more
+          .slice(i, i + 1000)
+          .map((b) => ({ kind: 'test/v1', body: new TextEncoder().encode(b) })),
+      );
     }
   };
   await append(bodies);
@@ -42,19 +50,25 @@ async function buildLog(t: TestContext, bodies: readonly string[]) {
 function tilesOf(reader: LogReader) {
   return async (path: string): Promise<Uint8Array> => {
     const tile = parseTilePath(path);
-    const content = tile.kind === 'entries' ? await reader.entryBundle(tile.index, tile.width) : await reader.tile(tile.level, tile.index, tile.width);
+    const content =
+      tile.kind === 'entries'
+        ? await reader.entryBundle(tile.index, tile.width)
+        : await reader.tile(tile.level, tile.index, tile.width);
     return content.bytes;
   };
 }
 
-const bodies = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+const bodies = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
 describe('verifyLogFromTiles', () => {
   it('recomputes the root of a log with full and partial entry bundles', async (t) => {
     const { reader } = await buildLog(t, bodies('e', 600));
     const checkpoint = await reader.latestCheckpoint();
     const progress: bigint[] = [];
-    const result = await verifyLogFromTiles(checkpoint.note, identity, tilesOf(reader), (done) => progress.push(done));
+    const result = await verifyLogFromTiles(checkpoint.note, identity, tilesOf(reader), (done) =>
+      progress.push(done),
+    );
     assert.equal(result.treeSize, 600n);
     assert.deepEqual(progress, [256n, 512n, 600n]);
   });
@@ -66,10 +80,13 @@ describe('verifyLogFromTiles', () => {
       const honest = tilesOf(reader);
       const lying = async (path: string) => {
         const bytes = new Uint8Array(await honest(path));
-        if (path.startsWith('tile/entries/001')) bytes.set([(bytes.at(-1) ?? 0) ^ 1], bytes.length - 1);
+        if (path.startsWith('tile/entries/001'))
+          bytes.set([(bytes.at(-1) ?? 0) ^ 1], bytes.length - 1);
         return bytes;
       };
-      await assert.rejects(verifyLogFromTiles(checkpoint.note, identity, lying), { code: 'VERIFICATION_FAILED' });
+      await assert.rejects(verifyLogFromTiles(checkpoint.note, identity, lying), {
+        code: 'VERIFICATION_FAILED',
+      });
     });
   });
 });
@@ -86,7 +103,8 @@ describe('fetchConsistencyProofFromTiles', () => {
     ] as const) {
       const fromTiles = await fetchConsistencyProofFromTiles(from, to, tilesOf(reader));
       const fromNodes = await reader.consistencyProof(from, to);
-      const hex = (hashes: readonly Uint8Array[]) => hashes.map((h) => Buffer.from(h).toString('hex'));
+      const hex = (hashes: readonly Uint8Array[]) =>
+        hashes.map((h) => Buffer.from(h).toString('hex'));
       assert.deepEqual(hex(fromTiles), hex(fromNodes.hashes), `proof ${from} → ${to}`);
     }
   });
@@ -95,10 +113,25 @@ describe('fetchConsistencyProofFromTiles', () => {
 describe('checkLogProgress', () => {
   it('accepts a log that grew consistently, and reports unchanged when it did not', async (t) => {
     const { reader, append } = await buildLog(t, bodies('m', 10));
-    const first = await checkLogProgress(undefined, identity, async () => (await reader.latestCheckpoint()).note, async () => []);
+    const first = await checkLogProgress(
+      undefined,
+      identity,
+      async () => (await reader.latestCheckpoint()).note,
+      () => Promise.resolve([]),
+    );
     assert.equal(first.status, 'first');
     const state = { checkpoint: (await reader.latestCheckpoint()).note };
-    assert.equal((await checkLogProgress(state, identity, async () => state.checkpoint, async () => [])).status, 'unchanged');
+    assert.equal(
+      (
+        await checkLogProgress(
+          state,
+          identity,
+          () => Promise.resolve(state.checkpoint),
+          () => Promise.resolve([]),
+        )
+      ).status,
+      'unchanged',
+    );
     await append(bodies('n', 5));
     const grown = await checkLogProgress(
       state,
@@ -113,7 +146,12 @@ describe('checkLogProgress', () => {
     const honest = await buildLog(t, bodies('h', 20));
     const forked = await buildLog(t, [...bodies('h', 19), 'rewritten']);
     const state = { checkpoint: (await honest.reader.latestCheckpoint()).note };
-    const outcome = await checkLogProgress(state, identity, async () => (await forked.reader.latestCheckpoint()).note, async () => []);
+    const outcome = await checkLogProgress(
+      state,
+      identity,
+      async () => (await forked.reader.latestCheckpoint()).note,
+      () => Promise.resolve([]),
+    );
     assert.equal(outcome.status, 'fork');
     assert.ok(outcome.status === 'fork' && outcome.currentNote !== outcome.previousNote);
   });
@@ -135,16 +173,30 @@ describe('checkLogProgress', () => {
     const small = await buildLog(t, bodies('r', 5));
     const large = await buildLog(t, bodies('r', 9));
     const state = { checkpoint: (await large.reader.latestCheckpoint()).note };
-    const outcome = await checkLogProgress(state, identity, async () => (await small.reader.latestCheckpoint()).note, async () => []);
+    const outcome = await checkLogProgress(
+      state,
+      identity,
+      async () => (await small.reader.latestCheckpoint()).note,
+      () => Promise.resolve([]),
+    );
     assert.equal(outcome.status, 'rollback');
   });
 
   it('refuses a checkpoint not signed by the log key', async (t) => {
     const { reader } = await buildLog(t, bodies('s', 3));
-    const other = loadOrCreateFileKey({ path: join(keyDir, 'other.pem'), id: 'other', purpose: 'log' });
+    const other = loadOrCreateFileKey({
+      path: join(keyDir, 'other.pem'),
+      id: 'other',
+      purpose: 'log',
+    });
     const stranger = { origin, verifier: createLogNoteVerifier(origin, other.publicKeySpki) };
     await assert.rejects(
-      checkLogProgress(undefined, stranger, async () => (await reader.latestCheckpoint()).note, async () => []),
+      checkLogProgress(
+        undefined,
+        stranger,
+        async () => (await reader.latestCheckpoint()).note,
+        () => Promise.resolve([]),
+      ),
       { code: 'VERIFICATION_FAILED' },
     );
   });

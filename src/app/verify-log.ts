@@ -6,9 +6,19 @@
 import { AppError } from '../core/errors.ts';
 import { openCheckpoint } from '../core/tlog/checkpoint.ts';
 import type { Checkpoint } from '../core/tlog/checkpoint.ts';
-import { appendLeafHashes, EMPTY_FRONTIER, foldRight, hashChildren, hashLeaf } from '../core/tlog/merkle.ts';
+import {
+  appendLeafHashes,
+  EMPTY_FRONTIER,
+  foldRight,
+  hashChildren,
+  hashLeaf,
+} from '../core/tlog/merkle.ts';
 import type { NodeId } from '../core/tlog/merkle.ts';
-import { assembleConsistencyProof, planConsistencyProof, verifyConsistencyProof } from '../core/tlog/proof.ts';
+import {
+  assembleConsistencyProof,
+  planConsistencyProof,
+  verifyConsistencyProof,
+} from '../core/tlog/proof.ts';
 import { equalBytes } from '../core/tlog/bytes.ts';
 import {
   decodeEntryBundle,
@@ -39,7 +49,10 @@ export async function verifyLogFromTiles(
   fetchTile: FetchTile,
   onProgress?: (checked: bigint, total: bigint) => void,
 ): Promise<LogVerification> {
-  const checkpoint = openCheckpoint(checkpointNote, { origin: identity.origin, verifiers: [identity.verifier] });
+  const checkpoint = openCheckpoint(checkpointNote, {
+    origin: identity.origin,
+    verifiers: [identity.verifier],
+  });
   let frontier = EMPTY_FRONTIER;
   const width = BigInt(TILE_WIDTH);
   for (let index = 0n; index * width < checkpoint.treeSize; index += 1n) {
@@ -50,14 +63,21 @@ export async function verifyLogFromTiles(
     try {
       entries = decodeEntryBundle(await fetchTile(path), count);
     } catch (cause) {
-      throw new AppError('VERIFICATION_FAILED', `entry bundle ${path} is not a valid bundle of ${count} entries`, { cause });
+      throw new AppError(
+        'VERIFICATION_FAILED',
+        `entry bundle ${path} is not a valid bundle of ${count} entries`,
+        { cause },
+      );
     }
     frontier = appendLeafHashes(frontier, entries.map(hashLeaf)).frontier;
     onProgress?.(frontier.treeSize, checkpoint.treeSize);
   }
   const recomputed = appendLeafHashes(frontier, []).rootHash;
   if (!equalBytes(recomputed, checkpoint.rootHash)) {
-    throw new AppError('VERIFICATION_FAILED', `the entries do not hash to the root of checkpoint ${checkpoint.treeSize}`);
+    throw new AppError(
+      'VERIFICATION_FAILED',
+      `the entries do not hash to the root of checkpoint ${checkpoint.treeSize}`,
+    );
   }
   return { treeSize: checkpoint.treeSize, rootHash: checkpoint.rootHash };
 }
@@ -68,7 +88,11 @@ export interface MonitorState {
 }
 
 export type MonitorOutcome =
-  | { readonly status: 'first' | 'unchanged' | 'grew'; readonly current: Checkpoint; readonly note: string }
+  | {
+      readonly status: 'first' | 'unchanged' | 'grew';
+      readonly current: Checkpoint;
+      readonly note: string;
+    }
   | {
       readonly status: 'fork' | 'rollback';
       readonly reason: string;
@@ -92,14 +116,26 @@ export async function checkLogProgress(
   const note = await fetchCheckpoint();
   const current = openCheckpoint(note, { origin: identity.origin, verifiers: [identity.verifier] });
   if (previous === undefined) return { status: 'first', current, note };
-  const before = openCheckpoint(previous.checkpoint, { origin: identity.origin, verifiers: [identity.verifier] });
+  const before = openCheckpoint(previous.checkpoint, {
+    origin: identity.origin,
+    verifiers: [identity.verifier],
+  });
   const evidence = { previousNote: previous.checkpoint, currentNote: note };
   if (current.treeSize < before.treeSize) {
-    return { status: 'rollback', reason: `the log shrank from ${before.treeSize} to ${current.treeSize} entries`, ...evidence };
+    return {
+      status: 'rollback',
+      reason: `the log shrank from ${before.treeSize} to ${current.treeSize} entries`,
+      ...evidence,
+    };
   }
   if (current.treeSize === before.treeSize) {
-    if (equalBytes(current.rootHash, before.rootHash)) return { status: 'unchanged', current, note };
-    return { status: 'fork', reason: `two different roots signed for tree size ${current.treeSize}`, ...evidence };
+    if (equalBytes(current.rootHash, before.rootHash))
+      return { status: 'unchanged', current, note };
+    return {
+      status: 'fork',
+      reason: `two different roots signed for tree size ${current.treeSize}`,
+      ...evidence,
+    };
   }
   if (before.treeSize > 0n) {
     try {
@@ -127,7 +163,10 @@ export async function checkLogProgress(
  * node (h, i) lies in tile level ⌊h/8⌋, and is folded from the 2^(h mod 8) hashes of that tile
  * it covers. Tiles are fetched at the width the tree size implies and cached per call.
  */
-export function createTileNodeReader(treeSize: bigint, fetchTile: FetchTile): (ids: readonly NodeId[]) => Promise<Uint8Array[]> {
+export function createTileNodeReader(
+  treeSize: bigint,
+  fetchTile: FetchTile,
+): (ids: readonly NodeId[]) => Promise<Uint8Array[]> {
   const tiles = new Map<string, Promise<Uint8Array>>();
   async function tileHashes(level: number, index: bigint): Promise<Uint8Array> {
     const width = tileWidth(level, index, treeSize);
@@ -136,7 +175,10 @@ export function createTileNodeReader(treeSize: bigint, fetchTile: FetchTile): (i
     if (tile === undefined) {
       tile = fetchTile(path).then((bytes) => {
         if (bytes.length !== width * 32) {
-          throw new AppError('VERIFICATION_FAILED', `tile ${path} has ${bytes.length} bytes, expected ${width * 32}`);
+          throw new AppError(
+            'VERIFICATION_FAILED',
+            `tile ${path} has ${bytes.length} bytes, expected ${width * 32}`,
+          );
         }
         return bytes;
       });
@@ -154,10 +196,12 @@ export function createTileNodeReader(treeSize: bigint, fetchTile: FetchTile): (i
         const bytes = await tileHashes(tileLevel, tileIndex);
         const offset = Number(first - tileIndex * BigInt(TILE_WIDTH));
         let row: Uint8Array[] = [];
-        for (let k = 0; k < Number(span); k += 1) row.push(bytes.subarray((offset + k) * 32, (offset + k + 1) * 32));
+        for (let k = 0; k < Number(span); k += 1)
+          row.push(bytes.subarray((offset + k) * 32, (offset + k + 1) * 32));
         while (row.length > 1) {
           const next: Uint8Array[] = [];
-          for (let k = 0; k < row.length; k += 2) next.push(hashChildren(row[k] as Uint8Array, row[k + 1] as Uint8Array));
+          for (let k = 0; k < row.length; k += 2)
+            next.push(hashChildren(row[k] as Uint8Array, row[k + 1] as Uint8Array));
           row = next;
         }
         return row[0] ?? foldRight([]);
@@ -166,7 +210,11 @@ export function createTileNodeReader(treeSize: bigint, fetchTile: FetchTile): (i
 }
 
 /** A consistency proof computed from hash tiles rather than asked of the log's JSON API. */
-export async function fetchConsistencyProofFromTiles(from: bigint, to: bigint, fetchTile: FetchTile): Promise<Uint8Array[]> {
+export async function fetchConsistencyProofFromTiles(
+  from: bigint,
+  to: bigint,
+  fetchTile: FetchTile,
+): Promise<Uint8Array[]> {
   const plan = planConsistencyProof(from, to);
   return assembleConsistencyProof(plan, await createTileNodeReader(to, fetchTile)(plan.nodes));
 }

@@ -16,6 +16,9 @@ export const ERROR_CODES = [
   'KEY_UNAVAILABLE',
   'STORAGE_UNAVAILABLE',
   'RATE_LIMITED',
+  // A service we depend on is unreachable: an OIDC issuer's JWKS, a timestamp authority, a witness,
+  // or, seen from the CLI, the Countersign server itself.
+  'UPSTREAM_UNAVAILABLE',
   'CONFIG_INVALID',
   'INTERNAL',
 ] as const;
@@ -36,7 +39,7 @@ export interface AppErrorOptions {
   readonly errors?: readonly FieldError[];
   /** What the user can do about it, in one line. */
   readonly hint?: string;
-  /** Seconds a client should wait before retrying (RATE_LIMITED, STORAGE_UNAVAILABLE). */
+  /** Seconds a client should wait before retrying (RATE_LIMITED, STORAGE_UNAVAILABLE, UPSTREAM_UNAVAILABLE). */
   readonly retryAfterSeconds?: number;
   /** The underlying driver, network or crypto error; logged, never shown to clients. */
   readonly cause?: unknown;

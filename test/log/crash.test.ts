@@ -36,7 +36,8 @@ function createSeededRandom(seed: number): () => number {
 for (const engine of createTestStorageEngines()) {
   describe(`log under kill -9 on ${engine.engine}`, () => {
     after(() => engine.dispose());
-    if (!requireComponentForSuite(engine.component, engine.isAvailable, engine.missingReason)) return;
+    if (!requireComponentForSuite(engine.component, engine.isAvailable, engine.missingReason))
+      return;
 
     it(`keeps every acknowledged entry through ${CYCLES} kill -9 cycles`, async () => {
       const seed = Number(process.env['COUNTERSIGN_TEST_SEED'] ?? Date.now() % 100_000);
@@ -44,7 +45,13 @@ for (const engine of createTestStorageEngines()) {
       const options = await engine.freshOptions();
       const acks: Acknowledgement[] = [];
       for (let cycle = 0; cycle < CYCLES; cycle += 1) {
-        const writer = spawnWriter({ storage: options, keyPath, origin, writer: `c${cycle}`, concurrency: 6 });
+        const writer = spawnWriter({
+          storage: options,
+          keyPath,
+          origin,
+          writer: `c${cycle}`,
+          concurrency: 6,
+        });
         await writer.ready;
         // Kill after a random number of acknowledgements: random timing alone rarely lands in
         // the windows that matter, so vary how deep into the stream the kill lands.
@@ -53,12 +60,18 @@ for (const engine of createTestStorageEngines()) {
         // Within one writer, batches commit in order: the sizes it hands out never go backwards.
         let previousSize = 0n;
         for (const ack of writer.acks) {
-          assert.ok(ack.treeSize >= previousSize, `seed ${seed}: size went from ${previousSize} to ${ack.treeSize}`);
+          assert.ok(
+            ack.treeSize >= previousSize,
+            `seed ${seed}: size went from ${previousSize} to ${ack.treeSize}`,
+          );
           previousSize = ack.treeSize;
         }
         acks.push(...writer.acks);
       }
-      assert.ok(acks.length >= CYCLES, `seed ${seed}: expected acknowledgements, got ${acks.length}`);
+      assert.ok(
+        acks.length >= CYCLES,
+        `seed ${seed}: expected acknowledgements, got ${acks.length}`,
+      );
       const storage = await openStorage(options);
       try {
         await assertLogHoldsAcknowledged(storage, identity, acks);

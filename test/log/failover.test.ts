@@ -31,7 +31,9 @@ describe('three processes appending to one PostgreSQL log', () => {
     const options = await engine.freshOptions();
     // Migrate once up front so the writers start together.
     await (await openStorage(options)).close();
-    const writers = ['a', 'b', 'c'].map((name) => spawnWriter({ storage: options, keyPath, origin, writer: name, concurrency: 4 }));
+    const writers = ['a', 'b', 'c'].map((name) =>
+      spawnWriter({ storage: options, keyPath, origin, writer: name, concurrency: 4 }),
+    );
     await Promise.all(writers.map((w) => w.ready));
     await Promise.all(writers.map((w) => w.waitForAcks(30)));
 
@@ -40,10 +42,18 @@ describe('three processes appending to one PostgreSQL log', () => {
     const killed = [writers[0], writers[1]];
     for (const victim of killed) {
       await victim?.kill();
-      const survivors = writers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+      const survivors = writers.filter(
+        (w) => w.child.exitCode === null && w.child.signalCode === null,
+      );
       await Promise.all(survivors.map((w) => w.waitForAcks(30)));
     }
-    const replacement = spawnWriter({ storage: options, keyPath, origin, writer: 'd', concurrency: 4 });
+    const replacement = spawnWriter({
+      storage: options,
+      keyPath,
+      origin,
+      writer: 'd',
+      concurrency: 4,
+    });
     await replacement.ready;
     await replacement.waitForAcks(30);
     for (const writer of [...writers, replacement]) await writer.kill();
@@ -56,7 +66,11 @@ describe('three processes appending to one PostgreSQL log', () => {
       const size = await storage.log.treeSize();
       const entries = await storage.log.entries(0n, size);
       assert.equal(entries.length, Number(size), 'the log has a gap');
-      assert.equal(new Set(entries.map((e) => e.idempotencyKey)).size, entries.length, 'an entry was appended twice');
+      assert.equal(
+        new Set(entries.map((e) => e.idempotencyKey)).size,
+        entries.length,
+        'an entry was appended twice',
+      );
     } finally {
       await storage.close();
     }

@@ -38,7 +38,10 @@ describe('openStorage on SQLite', () => {
     t.after(() => storage.close());
     assert.ok(storage instanceof SqlStorage);
     const pragma = async (name: string) =>
-      Object.values((await sql.raw(`PRAGMA ${name}`).execute(storage.db)).rows[0] ?? {})[0];
+      Object.values(
+        (await sql.raw<Record<string, unknown>>(`PRAGMA ${name}`).execute(storage.db)).rows[0] ??
+          {},
+      )[0];
     assert.equal(await pragma('journal_mode'), 'wal');
     assert.equal(await pragma('synchronous'), 2n);
     assert.equal(await pragma('foreign_keys'), 1n);

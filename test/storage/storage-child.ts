@@ -19,52 +19,52 @@ function print(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-switch (mode) {
-  case 'hold': {
-    const storage = await openStorage(options);
-    print(`ready ${process.pid}`);
-    process.stdin.resume();
-    process.stdin.on('end', () => void storage.close());
-    break;
-  }
-  case 'open': {
-    try {
-      const storage = await openStorage(options);
-      await storage.close();
-      print(JSON.stringify({ ok: true }));
-    } catch (error) {
-      const code = isAppError(error) ? error.code : 'UNKNOWN';
-      const message = error instanceof Error ? error.message : String(error);
-      print(JSON.stringify({ ok: false, code, message }));
-    }
-    break;
-  }
-  case 'write': {
-    const storage = await openStorage(options);
-    for (let n = 0; ; n++) {
-      const id = `${label}-${n}`;
-      const size = await storage.transaction(async (session) => {
-        await session.apiTokens.insert({
-          id,
-          name: id,
-          role: 'auditor',
-          secretHash: labelHash(id),
-          createdAt: new Date(1_700_000_000_000 + n),
-          expiresAt: null,
-          revokedAt: null,
-        });
-        await session.log.lockForAppend();
-        const previousSize = await session.log.treeSize();
-        const batch = makeLogBatch(previousSize, 1 + (n % 8), {
-          idempotencyKey: (index) => `${id}/${index}`,
-        });
-        await session.log.appendBatch(batch);
-        return batch.checkpoint.treeSize;
-      });
-      print(`ack ${id} ${size}`);
-    }
-  }
-  // eslint-disable-next-line no-fallthrough -- the loop above never ends
-  default:
-    throw new Error(`unknown mode ${mode}`);
+async function hold(): Promise<void> {
+  const storage = await openStorage(options);
+  print(`ready ${process.pid}`);
+  process.stdin.resume();
+  process.stdin.on('end', () => void storage.close());
 }
+
+async function tryOpen(): Promise<void> {
+  try {
+    const storage = await openStorage(options);
+    await storage.close();
+    print(JSON.stringify({ ok: true }));
+  } catch (error) {
+    const code = isAppError(error) ? error.code : 'UNKNOWN';
+    const message = error instanceof Error ? error.message : String(error);
+    print(JSON.stringify({ ok: false, code, message }));
+  }
+}
+
+async function writeForever(): Promise<never> {
+  const storage = await openStorage(options);
+  for (let n = 0; ; n++) {
+    const id = `${label}-${n}`;
+    const size = await storage.transaction(async (session) => {
+      await session.apiTokens.insert({
+        id,
+        name: id,
+        role: 'auditor',
+        secretHash: labelHash(id),
+        createdAt: new Date(1_700_000_000_000 + n),
+        expiresAt: null,
+        revokedAt: null,
+      });
+      await session.log.lockForAppend();
+      const previousSize = await session.log.treeSize();
+      const batch = makeLogBatch(previousSize, 1 + (n % 8), {
+        idempotencyKey: (index) => `${id}/${index}`,
+      });
+      await session.log.appendBatch(batch);
+      return batch.checkpoint.treeSize;
+    });
+    print(`ack ${id} ${size}`);
+  }
+}
+
+if (mode === 'hold') await hold();
+else if (mode === 'open') await tryOpen();
+else if (mode === 'write') await writeForever();
+else throw new Error(`unknown mode ${String(mode)}`);

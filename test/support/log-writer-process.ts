@@ -20,8 +20,18 @@ interface WriterArgs {
 
 const args = JSON.parse(process.argv[2] ?? '{}') as WriterArgs;
 const storage = await openStorage(args.storage);
-const logKey = loadOrCreateFileKey({ path: args.keyPath, id: 'log', purpose: 'log', create: false });
-const sequencer = await openLogSequencer({ storage, clock: { now: () => new Date() }, logKey, origin: args.origin });
+const logKey = loadOrCreateFileKey({
+  path: args.keyPath,
+  id: 'log',
+  purpose: 'log',
+  create: false,
+});
+const sequencer = await openLogSequencer({
+  storage,
+  clock: { now: () => new Date() },
+  logKey,
+  origin: args.origin,
+});
 process.stdout.write(JSON.stringify({ ready: true }) + '\n');
 
 let counter = 0;
@@ -29,7 +39,9 @@ async function work(): Promise<void> {
   for (;;) {
     const key = `${args.writer}-${process.pid}-${counter++}`;
     try {
-      const [result] = await sequencer.append([{ kind: 'test/v1', body: new TextEncoder().encode(key), idempotencyKey: key }]);
+      const [result] = await sequencer.append([
+        { kind: 'test/v1', body: new TextEncoder().encode(key), idempotencyKey: key },
+      ]);
       if (result === undefined) continue;
       process.stdout.write(
         JSON.stringify({

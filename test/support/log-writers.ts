@@ -45,7 +45,9 @@ export function spawnWriter(args: {
   writer: string;
   concurrency: number;
 }): WriterHandle {
-  const child = spawn(process.execPath, [WRITER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WRITER, JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const acks: Acknowledgement[] = [];
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -61,15 +63,32 @@ export function spawnWriter(args: {
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   lines.on('line', (line) => {
     // A line cut short by kill -9 is not an acknowledgement: it never fully reached us.
-    let parsed: { ready?: boolean; key?: string; index?: string; treeSize?: string; checkpoint?: string };
+    let parsed: {
+      ready?: boolean;
+      key?: string;
+      index?: string;
+      treeSize?: string;
+      checkpoint?: string;
+    };
     try {
       parsed = JSON.parse(line) as typeof parsed;
     } catch {
       return;
     }
     if (parsed.ready === true) return markReady();
-    if (parsed.key === undefined || parsed.index === undefined || parsed.treeSize === undefined || parsed.checkpoint === undefined) return;
-    acks.push({ key: parsed.key, index: BigInt(parsed.index), treeSize: BigInt(parsed.treeSize), checkpoint: parsed.checkpoint });
+    if (
+      parsed.key === undefined ||
+      parsed.index === undefined ||
+      parsed.treeSize === undefined ||
+      parsed.checkpoint === undefined
+    )
+      return;
+    acks.push({
+      key: parsed.key,
+      index: BigInt(parsed.index),
+      treeSize: BigInt(parsed.treeSize),
+      checkpoint: parsed.checkpoint,
+    });
     for (const waiter of waiters.filter((w) => acks.length >= w.target)) {
       waiters.splice(waiters.indexOf(waiter), 1);
       waiter.resolve();
@@ -104,10 +123,18 @@ export function spawnWriter(args: {
  * that verifies, every checkpoint ever returned must be consistent with the final one, the sizes
  * must never go backwards per writer, and the recomputed root must match the last checkpoint.
  */
-export async function assertLogHoldsAcknowledged(storage: Storage, identity: LogIdentity, acks: readonly Acknowledgement[]): Promise<void> {
+export async function assertLogHoldsAcknowledged(
+  storage: Storage,
+  identity: LogIdentity,
+  acks: readonly Acknowledgement[],
+): Promise<void> {
   const report = await checkLogIntegrity(storage, identity);
   assert.equal(report.ok, true, `integrity: ${report.problem}`);
-  const reader = createLogReader(storage.log, { origin: identity.origin, logId: new Uint8Array(32), publicKeySpki: new Uint8Array() });
+  const reader = createLogReader(storage.log, {
+    origin: identity.origin,
+    logId: new Uint8Array(32),
+    publicKeySpki: new Uint8Array(),
+  });
   const final = await reader.latestCheckpoint();
   const stored = await storage.log.findEntriesByIdempotencyKeys(acks.map((a) => a.key));
   const byKey = new Map(stored.map((e) => [e.idempotencyKey, e]));
@@ -116,7 +143,11 @@ export async function assertLogHoldsAcknowledged(storage: Storage, identity: Log
     assert.ok(entry, `acknowledged entry ${ack.key} is missing from the log`);
     assert.equal(entry.index, ack.index, `entry ${ack.key} moved`);
   }
-  assert.equal(new Set(acks.map((a) => a.index)).size, acks.length, 'two acknowledgements share an index');
+  assert.equal(
+    new Set(acks.map((a) => a.index)).size,
+    acks.length,
+    'two acknowledgements share an index',
+  );
   const keys = new Set(stored.map((e) => e.idempotencyKey));
   assert.equal(keys.size, stored.length, 'an idempotency key is in the log twice');
 
@@ -134,14 +165,24 @@ export async function assertLogHoldsAcknowledged(storage: Storage, identity: Log
   // Every checkpoint handed out is a prefix of the final tree.
   const checkpoints = new Map<bigint, Uint8Array>();
   for (const ack of acks) {
-    const opened = openCheckpoint(ack.checkpoint, { origin: identity.origin, verifiers: [identity.verifier] });
+    const opened = openCheckpoint(ack.checkpoint, {
+      origin: identity.origin,
+      verifiers: [identity.verifier],
+    });
     const seen = checkpoints.get(opened.treeSize);
-    if (seen !== undefined) assert.deepEqual(seen, opened.rootHash, `two roots for tree size ${opened.treeSize}`);
+    if (seen !== undefined)
+      assert.deepEqual(seen, opened.rootHash, `two roots for tree size ${opened.treeSize}`);
     checkpoints.set(opened.treeSize, opened.rootHash);
   }
   for (const [size, root] of checkpoints) {
     if (size === 0n || size === final.treeSize) continue;
     const proof = await reader.consistencyProof(size, final.treeSize);
-    verifyConsistencyProof({ size1: size, size2: final.treeSize, proof: proof.hashes, root1: root, root2: final.rootHash });
+    verifyConsistencyProof({
+      size1: size,
+      size2: final.treeSize,
+      proof: proof.hashes,
+      root1: root,
+      root2: final.rootHash,
+    });
   }
 }

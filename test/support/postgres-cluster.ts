@@ -218,7 +218,7 @@ async function ensureTemplate(
   binaries: PostgresBinaries,
   runAs: RunAs | undefined,
 ): Promise<string> {
-  const cacheRoot = join(tmpdir(), 'countersign-test-cache');
+  const cacheRoot = join(tmpdir(), `countersign-test-cache-${process.getuid?.() ?? 0}`);
   mkdirSync(cacheRoot, { recursive: true, mode: 0o755 });
   const template = join(
     cacheRoot,

@@ -3,9 +3,24 @@
  * home of the log key until the encrypted keystore and PKCS#11 backends take over; it refuses
  * files that other users could read.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as signBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as signBytes,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { chmodSync, mkdirSync, openSync, readFileSync, statSync, writeSync, closeSync, fsyncSync, renameSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeSync,
+  closeSync,
+  fsyncSync,
+  renameSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { AppError } from '../../core/errors.ts';
 import type { KeyHandle, KeyPurpose } from '../../core/ports.ts';
@@ -34,7 +49,10 @@ export function loadOrCreateFileKey(options: FileKeyOptions): KeyHandle {
       throw new AppError('KEY_UNAVAILABLE', `key file ${options.path} does not exist`);
     }
     privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    writeKeyFileAtomically(options.path, String(privateKey.export({ type: 'pkcs8', format: 'pem' })));
+    writeKeyFileAtomically(
+      options.path,
+      String(privateKey.export({ type: 'pkcs8', format: 'pem' })),
+    );
   } else {
     if ((exists.mode & GROUP_OR_WORLD_ACCESS) !== 0) {
       throw new AppError(
@@ -46,15 +64,27 @@ export function loadOrCreateFileKey(options: FileKeyOptions): KeyHandle {
     try {
       privateKey = createPrivateKey(readFileSync(options.path));
     } catch (cause) {
-      throw new AppError('KEY_UNAVAILABLE', `key file ${options.path} is not a readable private key`, {
-        cause,
-      });
+      throw new AppError(
+        'KEY_UNAVAILABLE',
+        `key file ${options.path} is not a readable private key`,
+        {
+          cause,
+        },
+      );
     }
   }
-  if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new AppError('KEY_UNAVAILABLE', `key file ${options.path} does not hold an ECDSA P-256 key`);
+  if (
+    privateKey.asymmetricKeyType !== 'ec' ||
+    privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
+  ) {
+    throw new AppError(
+      'KEY_UNAVAILABLE',
+      `key file ${options.path} does not hold an ECDSA P-256 key`,
+    );
   }
-  const publicKeySpki = new Uint8Array(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
+  const publicKeySpki = new Uint8Array(
+    createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
+  );
   return {
     id: options.id,
     purpose: options.purpose,
@@ -62,9 +92,13 @@ export function loadOrCreateFileKey(options: FileKeyOptions): KeyHandle {
     publicKeySpki,
     sign(message: Uint8Array): Promise<Uint8Array> {
       try {
-        return Promise.resolve(new Uint8Array(signBytes('sha256', message, { key: privateKey, dsaEncoding: 'der' })));
+        return Promise.resolve(
+          new Uint8Array(signBytes('sha256', message, { key: privateKey, dsaEncoding: 'der' })),
+        );
       } catch (cause) {
-        return Promise.reject(new AppError('KEY_UNAVAILABLE', `key ${options.id} could not sign`, { cause }));
+        return Promise.reject(
+          new AppError('KEY_UNAVAILABLE', `key ${options.id} could not sign`, { cause }),
+        );
       }
     },
   };

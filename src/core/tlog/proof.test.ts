@@ -20,6 +20,7 @@ import {
   assembleInclusionProof,
   planConsistencyProof,
   planInclusionProof,
+  proveTrailingLeaves,
   rootFromInclusionProof,
   verifyConsistencyProof,
   verifyInclusionProof,
@@ -431,6 +432,38 @@ describe('planInclusionProof and assembleInclusionProof', () => {
       assert.throws(() => assembleInclusionProof(plan, []), { code: 'INTERNAL' });
       const short = plan.nodes.map(() => new Uint8Array(31));
       assert.throws(() => assembleInclusionProof(plan, short), { code: 'INTERNAL' });
+    });
+  });
+});
+
+describe('proveTrailingLeaves', () => {
+  describe('for every batch boundary of trees up to 70 leaves', () => {
+    it('gives each leaf the RFC 6962 PATH, as plan + assemble does', () => {
+      const log = buildLog(70, createRandom(5));
+      for (let size = 1; size <= 70; size++) {
+        for (let start = 0; start < size; start++) {
+          const proofs = proveTrailingLeaves(BigInt(start), BigInt(size), (level, index) => {
+            const [hash] = log.fetch([{ level, index }]);
+            return hash as Uint8Array;
+          });
+          assert.equal(proofs.length, size - start);
+          proofs.forEach((proof, i) =>
+            assert.deepEqual(
+              proof,
+              log.reference.path(start + i, 0, size),
+              `${start + i} in ${size}`,
+            ),
+          );
+        }
+      }
+    });
+  });
+
+  describe('when start is not below the tree size', () => {
+    it('throws INVALID_INPUT', () => {
+      assert.throws(() => proveTrailingLeaves(5n, 5n, () => new Uint8Array(32)), {
+        code: 'INVALID_INPUT',
+      });
     });
   });
 });

@@ -354,3 +354,56 @@ function checkProofHashes(proof: readonly Uint8Array[], max: number): void {
 function fail(message: string): never {
   throw new AppError('VERIFICATION_FAILED', message);
 }
+
+/**
+ * Inclusion proofs of every leaf in `[start, treeSize)` in the tree of `treeSize` leaves: what the
+ * sequencer hands back for a batch it just committed. Equal, leaf by leaf, to
+ * `planInclusionProof` + `assembleInclusionProof`, but faster for many leaves: at each level only
+ * the rightmost node of the tree can be incomplete, so each such ephemeral node is folded once
+ * for the whole batch instead of once per leaf.
+ *
+ * `lookup(level, index)` returns a stored complete-subtree hash; for a batch, the old frontier
+ * plus the nodes the batch completed are enough (every left sibling outside the batch is a
+ * maximal complete subtree of `[0, start)`).
+ *
+ * @throws {@link AppError} INVALID_INPUT when `start` is not below `treeSize` or a size is out of
+ *   range; whatever `lookup` throws for a missing node.
+ */
+export function proveTrailingLeaves(
+  start: bigint,
+  treeSize: bigint,
+  lookup: (level: number, index: bigint) => Uint8Array,
+): Uint8Array[][] {
+  assertTreeSize(treeSize, 'treeSize');
+  if (start < 0n || start >= treeSize) {
+    throw new AppError('INVALID_INPUT', `start must be in 0..treeSize-1 (treeSize ${treeSize})`);
+  }
+  const ephemeral = new Map<number, Uint8Array>();
+  const proofs: Uint8Array[][] = [];
+  for (let leaf = start; leaf < treeSize; leaf++) {
+    const proof: Uint8Array[] = [];
+    let index = leaf;
+    for (let level = 0; index !== 0n || 1n << BigInt(level) < treeSize; level++) {
+      const shift = BigInt(level);
+      const sibling = index ^ 1n;
+      const first = sibling << shift;
+      if (first < treeSize) {
+        if ((sibling + 1n) << shift <= treeSize) {
+          proof.push(lookup(level, sibling));
+        } else {
+          let hash = ephemeral.get(level);
+          if (hash === undefined) {
+            hash = foldRight(
+              decomposeRange(first, treeSize).map((node) => lookup(node.level, node.index)),
+            );
+            ephemeral.set(level, hash);
+          }
+          proof.push(hash);
+        }
+      }
+      index >>= 1n;
+    }
+    proofs.push(proof);
+  }
+  return proofs;
+}

@@ -103,8 +103,9 @@ class PgDriver implements Driver {
     }
   }
 
-  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
     if (connection instanceof PgConnection) connection.release();
+    return Promise.resolve();
   }
 
   async destroy(): Promise<void> {
@@ -143,9 +144,14 @@ class PgConnection implements DatabaseConnection {
       : { rows: (result.rows ?? []) as R[] };
   }
 
-  // eslint-disable-next-line require-yield -- the interface demands a generator; we never stream
-  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
-    throw new AppError('INTERNAL', 'streaming queries are not supported on PostgreSQL storage');
+  streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    // Not offered (it would need pg-cursor); repositories page with ranges instead.
+    const error = new AppError('INTERNAL', 'streaming queries are not supported by storage');
+    const iterator: AsyncIterableIterator<QueryResult<R>> = {
+      next: () => Promise.reject(error),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   markBroken(error: unknown): void {

@@ -112,8 +112,9 @@ class NodeSqliteDriver implements Driver {
     await connection.executeQuery(CompiledQuery.raw('ROLLBACK'));
   }
 
-  async releaseConnection(): Promise<void> {
+  releaseConnection(): Promise<void> {
     this.#queue.unlock();
+    return Promise.resolve();
   }
 
   async destroy(): Promise<void> {
@@ -153,24 +154,15 @@ class NodeSqliteConnection implements DatabaseConnection {
     }
   }
 
-  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    let rows: Iterator<unknown>;
-    try {
-      const { statement } = this.#prepare(compiledQuery.sql);
-      rows = statement.iterate(...toSqlInputs(compiledQuery.parameters));
-    } catch (error) {
-      throw this.#mapError(error);
-    }
-    for (;;) {
-      let next: IteratorResult<unknown>;
-      try {
-        next = rows.next();
-      } catch (error) {
-        throw this.#mapError(error);
-      }
-      if (next.done === true) return;
-      yield { rows: [next.value as R] };
-    }
+  streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    // Not offered: PostgreSQL storage cannot stream either (no cursor support), and repositories
+    // must behave the same on both engines. Page with ranges instead.
+    const error = new AppError('INTERNAL', 'streaming queries are not supported by storage');
+    const iterator: AsyncIterableIterator<QueryResult<R>> = {
+      next: () => Promise.reject(error),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   #execute<R>(compiledQuery: CompiledQuery): QueryResult<R> {

@@ -1,0 +1,136 @@
+/**
+ * The CLI's HTTP client for a running server. Problem responses come back as `AppError`s with the
+ * server's code, so a 401 from the server exits 3 here too.
+ */
+import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from '../core/errors.ts';
+
+/** Requests to the Countersign API. */
+export interface ApiClient {
+  readonly server: string;
+  /**
+   * Sends a request and resolves to the parsed JSON body of a 2xx answer. Throws the server's
+   * problem as an AppError; UPSTREAM_UNAVAILABLE when the server cannot be reached; UNAUTHENTICATED
+   * when `auth` is set and no token was given.
+   */
+  request(
+    method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH',
+    path: string,
+    options?: { readonly body?: unknown; readonly auth?: boolean },
+  ): Promise<unknown>;
+}
+
+export interface ApiClientOptions {
+  readonly server: string;
+  readonly token: string | undefined;
+  readonly timeoutMs?: number;
+}
+
+const TOKEN_HINT =
+  'set COUNTERSIGN_TOKEN (or pass --token, which other local users can see in the process list)';
+
+/** A client of `server`, authenticating with `token` where a request asks for it. */
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const { server, token } = options;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  return {
+    server,
+    async request(method, path, { body, auth = false } = {}) {
+      if (auth && token === undefined) {
+        throw new AppError('UNAUTHENTICATED', 'this command needs an API token', {
+          hint: TOKEN_HINT,
+        });
+      }
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (auth && token !== undefined) headers['authorization'] = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      let response: Response;
+      try {
+        response = await fetch(`${server}${path}`, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (error) {
+        throw new AppError(
+          'UPSTREAM_UNAVAILABLE',
+          `cannot reach the Countersign server at ${server}`,
+          {
+            cause: error,
+            hint: 'is `countersign serve` running there? Point at it with --server or COUNTERSIGN_SERVER',
+          },
+        );
+      }
+      const text = await response.text();
+      const parsed = parseJson(text);
+      if (response.ok) {
+        if (parsed === undefined && text !== '') {
+          throw new AppError(
+            'INTERNAL',
+            `the server at ${server} answered ${method} ${path} with a body that is not JSON`,
+          );
+        }
+        return parsed;
+      }
+      throw problemToError(response, parsed, auth);
+    },
+  };
+}
+
+function problemToError(response: Response, body: unknown, auth: boolean): AppError {
+  const problem =
+    typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const code = isErrorCode(problem['code']) ? problem['code'] : codeForStatus(response.status);
+  const detail =
+    typeof problem['detail'] === 'string'
+      ? problem['detail']
+      : `the server answered ${String(response.status)}`;
+  const hint =
+    typeof problem['hint'] === 'string'
+      ? problem['hint']
+      : code === 'UNAUTHENTICATED' && auth
+        ? 'check the token: it may be mistyped, revoked or expired'
+        : undefined;
+  const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN);
+  return new AppError(code, detail, {
+    errors: fieldErrorsOf(problem['errors']),
+    ...(hint === undefined ? {} : { hint }),
+    ...(Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {}),
+  });
+}
+
+function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+function codeForStatus(status: number): ErrorCode {
+  if (status === 400 || status === 413 || status === 415 || status === 422) return 'INVALID_INPUT';
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 409) return 'CONFLICT';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status === 502 || status === 503 || status === 504) return 'UPSTREAM_UNAVAILABLE';
+  return 'INTERNAL';
+}
+
+function fieldErrorsOf(value: unknown): FieldError[] {
+  if (!Array.isArray(value)) return [];
+  const errors: FieldError[] = [];
+  for (const item of value.slice(0, 50)) {
+    if (typeof item !== 'object' || item === null) continue;
+    const { path, message, source } = item as Record<string, unknown>;
+    if (typeof path !== 'string' || typeof message !== 'string') continue;
+    errors.push({ path, message, ...(typeof source === 'string' ? { source } : {}) });
+  }
+  return errors;
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * `countersign token create|list|revoke`: manages operator API tokens through the HTTP API of a
+ * running server, authenticating with an admin token.
+ */
+import { AppError } from '../../core/errors.ts';
+import type { CliCommand, CommandContext } from '../command.ts';
+
+const AUTH_DETAILS = [
+  'Talks to the server named by --server or COUNTERSIGN_SERVER (default http://localhost:8080),',
+  'authenticating with an admin token from COUNTERSIGN_TOKEN or --token. Prefer the variable:',
+  'command-line flags are visible to other users in the process list.',
+].join('\n');
+
+interface TokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly role: string;
+  readonly status: string;
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+const createCommand: CliCommand = {
+  name: 'create',
+  summary: 'create an API token (printed once)',
+  usage: 'token create --name NAME --role ROLE [--expires-in DURATION | --expires-at TIME]',
+  details: AUTH_DETAILS,
+  usesServer: true,
+  options: {
+    name: { type: 'string', valueName: 'NAME', help: 'what the token is for, e.g. "terraform"' },
+    role: { type: 'string', valueName: 'ROLE', help: 'admin, approver, security or auditor' },
+    'expires-in': { type: 'string', valueName: 'DURATION', help: 'lifetime: 90d, 12h, 30m' },
+    'expires-at': {
+      type: 'string',
+      valueName: 'TIME',
+      help: 'expiry as RFC 3339, e.g. 2026-01-31T00:00:00Z',
+    },
+  },
+  async run(context) {
+    const name = requireString(context, 'name');
+    const role = requireString(context, 'role');
+    const expiresIn = optionalString(context, 'expires-in');
+    const expiresAt = optionalString(context, 'expires-at');
+    if (expiresIn !== undefined && expiresAt !== undefined) {
+      throw new AppError('INVALID_INPUT', '--expires-in and --expires-at exclude each other');
+    }
+    const body = {
+      name,
+      role,
+      ...(expiresIn === undefined ? {} : { expiresInSeconds: parseDuration(expiresIn) }),
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+    };
+    const created = (await context
+      .client()
+      .request('POST', '/v1/tokens', { body, auth: true })) as TokenView & {
+      token: string;
+    };
+    if (context.json) {
+      context.printJson(created);
+    } else {
+      context.note(
+        `Created token ${created.id} (${created.role}) "${created.name}". Shown once; store it now:`,
+      );
+      context.print(created.token);
+    }
+    return 0;
+  },
+};
+
+const listCommand: CliCommand = {
+  name: 'list',
+  summary: 'list API tokens',
+  usage: 'token list',
+  details: AUTH_DETAILS,
+  usesServer: true,
+  async run(context) {
+    const { tokens } = (await context.client().request('GET', '/v1/tokens', { auth: true })) as {
+      tokens: TokenView[];
+    };
+    if (context.json) {
+      context.printJson({ tokens });
+      return 0;
+    }
+    if (tokens.length === 0) {
+      context.print('No tokens.');
+      return 0;
+    }
+    const rows = [
+      ['ID', 'NAME', 'ROLE', 'STATUS', 'CREATED', 'EXPIRES'],
+      ...tokens.map((token) => [
+        token.id,
+        token.name,
+        token.role,
+        token.status,
+        token.createdAt,
+        token.expiresAt ?? 'never',
+      ]),
+    ];
+    const widths =
+      rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+    for (const row of rows) {
+      context.print(
+        row
+          .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      );
+    }
+    return 0;
+  },
+};
+
+const revokeCommand: CliCommand = {
+  name: 'revoke',
+  summary: 'revoke an API token at once',
+  usage: 'token revoke ID',
+  details: AUTH_DETAILS,
+  usesServer: true,
+  async run(context) {
+    const [id, ...rest] = context.operands;
+    if (id === undefined || rest.length > 0) {
+      throw new AppError('INVALID_INPUT', 'token revoke takes exactly one token id', {
+        hint: 'list ids with `countersign token list`',
+      });
+    }
+    const revoked = (await context
+      .client()
+      .request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`, { auth: true })) as TokenView;
+    if (context.json) context.printJson(revoked);
+    else context.print(`Revoked token ${revoked.id} ("${revoked.name}").`);
+    return 0;
+  },
+};
+
+export const tokenCommand: CliCommand = {
+  name: 'token',
+  summary: 'create, list and revoke operator API tokens (through the API)',
+  usage: 'token create|list|revoke',
+  details: AUTH_DETAILS,
+  subcommands: [createCommand, listCommand, revokeCommand],
+};
+
+function optionalString(context: CommandContext, flag: string): string | undefined {
+  const value = context.flags[flag];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function requireString(context: CommandContext, flag: string): string {
+  const value = optionalString(context, flag);
+  if (value === undefined || value === '') {
+    throw new AppError('INVALID_INPUT', `--${flag} is required`, {
+      errors: [{ path: `--${flag}`, message: 'is required' }],
+    });
+  }
+  return value;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  s: 1,
+  m: 60,
+  h: 3_600,
+  d: 86_400,
+  w: 604_800,
+};
+
+/** `90d`, `12h`, `30m`, `45s`, `2w` → seconds. Throws INVALID_INPUT. */
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim());
+  const amount = match?.[1];
+  const unit = match?.[2];
+  const factor = unit === undefined ? undefined : DURATION_UNITS[unit];
+  if (amount === undefined || factor === undefined) {
+    throw new AppError('INVALID_INPUT', `"${text.slice(0, 20)}" is not a duration`, {
+      hint: 'write a number and a unit: 90d, 12h, 30m, 45s or 2w',
+    });
+  }
+  return Number(amount) * factor;
+}

@@ -1,0 +1,192 @@
+/**
+ * The governance model (DESIGN.md §5): products and their release channels, who may sign on them
+ * (entitlements), the people and groups who approve, and the trusted OIDC issuers. A `Governance`
+ * value is an immutable snapshot: `parseGovernanceFile` builds one from `governance.yaml`, the
+ * signing path reads one, `planGovernance` compares two.
+ */
+import type { Role } from '../ports.ts';
+import type { IssuerConfig } from './issuer.ts';
+
+/** How a channel signs: a per-job key with a minutes-long certificate, or the channel's own key. */
+export const SIGNING_MODES = ['ephemeral', 'managed'] as const;
+export type SigningMode = (typeof SIGNING_MODES)[number];
+
+/**
+ * Evidence a channel can require. A closed set on purpose: an unknown (misspelt) kind would
+ * otherwise require nothing and fail open (threat model G10).
+ */
+export const EVIDENCE_KINDS = ['provenance', 'checks'] as const;
+export type EvidenceKind = (typeof EVIDENCE_KINDS)[number];
+
+/** The checks an approved exception may waive. Entitlements and protected refs are never waivable. */
+export const WAIVABLE_CHECKS = ['approvals', 'provenance', 'checks', 'changeWindow'] as const;
+export type WaivableCheck = (typeof WAIVABLE_CHECKS)[number];
+
+/** Human roles (DESIGN.md §5); the same union as API tokens carry. */
+export const ROLES = [
+  'admin',
+  'approver',
+  'security',
+  'auditor',
+] as const satisfies readonly Role[];
+
+/** What a group is for. Approval rules may only name `approvers` groups, exceptions `emergency` ones. */
+export const GROUP_PURPOSES = ['approvers', 'emergency', 'owners'] as const;
+export type GroupPurpose = (typeof GROUP_PURPOSES)[number];
+
+/** Days of the week as change windows name them. */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** Something Countersign signs for, e.g. `payments-api`. */
+export interface Product {
+  readonly name: string;
+  /** A user id or group name accountable for the product. */
+  readonly owner: string;
+  readonly description: string;
+  /**
+   * Ref patterns the organisation protects (branch protection, protected tags) for this product's
+   * repositories. Used only when the issuer does not say itself whether a ref is protected
+   * (GitHub tokens do not; GitLab's `ref_protected` does).
+   */
+  readonly protectedRefs: readonly string[];
+}
+
+/** How many distinct people of which group must approve a signing request. */
+export interface ApprovalRule {
+  /** 0 means no approval needed. */
+  readonly required: number;
+  /** Group name; absent only when `required` is 0. */
+  readonly group?: string;
+}
+
+/** A weekly period during which signing is allowed. Recorded now; enforcement comes later. */
+export interface ChangeWindow {
+  readonly days: readonly Weekday[];
+  /** `HH:MM`, 24-hour. */
+  readonly start: string;
+  /** `HH:MM`, 24-hour, after `start`. */
+  readonly end: string;
+  /** IANA time zone, e.g. `Europe/Berlin`. */
+  readonly timeZone: string;
+}
+
+/** A release channel of a product, e.g. `payments-api/prod`. */
+export interface Channel {
+  readonly product: string;
+  readonly name: string;
+  readonly signingMode: SigningMode;
+  readonly approval: ApprovalRule;
+  /** Group that approves exceptions (break-glass) on this channel. */
+  readonly emergencyGroup?: string;
+  /** Empty means signing is never restricted by time. */
+  readonly changeWindows: readonly ChangeWindow[];
+  readonly requiredEvidence: readonly EvidenceKind[];
+}
+
+/**
+ * Which workloads an entitlement covers. Every present field must equal the workload's field
+ * exactly (no case folding, no trimming); a field the workload lacks never matches (threat model
+ * C6). `ref` may be a glob (`refs/tags/v*`).
+ */
+export interface EntitlementSelector {
+  /** The issuer's name as written in governance.yaml. */
+  readonly issuer: string;
+  /** The issuer's `iss`, resolved from `issuer`: what the workload is compared with. */
+  readonly issuerUrl: string;
+  /** Exact token `sub`, for workloads without repository ids (Kubernetes, SPIFFE). */
+  readonly subject?: string;
+  readonly repositoryId?: string;
+  readonly ownerId?: string;
+  readonly ref?: string;
+  readonly workflow?: string;
+  readonly environment?: string;
+  readonly event?: string;
+  /** Immutable uid of a Kubernetes service account. */
+  readonly serviceAccountUid?: string;
+}
+
+/** What an entitlement allows a workload to request signing on. */
+export interface EntitlementGrant {
+  readonly product: string;
+  readonly channels: readonly string[];
+}
+
+/** "Workloads matching `selector` may request signing on `grants`" (DESIGN.md §5). */
+export interface Entitlement {
+  readonly id: string;
+  readonly selector: EntitlementSelector;
+  readonly grants: EntitlementGrant;
+  /** A user id or group name accountable for the entitlement. */
+  readonly owner: string;
+  readonly justification: string;
+  /** After this instant the entitlement never matches. */
+  readonly expiresAt: Date;
+  /** When the owner must next confirm it is still needed. */
+  readonly reviewAt: Date;
+}
+
+/** A person. Passkeys and API tokens are attached elsewhere. */
+export interface User {
+  /** Stable id, e.g. `alice`. */
+  readonly id: string;
+  readonly email: string;
+  readonly roles: readonly Role[];
+}
+
+/** A named set of users with a purpose. */
+export interface Group {
+  readonly name: string;
+  readonly purpose: GroupPurpose;
+  /** User ids. */
+  readonly members: readonly string[];
+  readonly description: string;
+}
+
+/** Where extra Cedar policies come from. Reading files is the caller's job (core does no I/O). */
+export interface GovernancePolicies {
+  /** Whether the shipped `policies/default.cedar` is part of the policy set. */
+  readonly defaults: boolean;
+  /** Paths of `.cedar` files, relative to the governance file. */
+  readonly files: readonly string[];
+  readonly inline: readonly InlinePolicy[];
+}
+
+/** Cedar text written directly in governance.yaml. */
+export interface InlinePolicy {
+  readonly name: string;
+  readonly cedar: string;
+  /** 1-based line in the governance file where the Cedar text starts, for error messages. */
+  readonly line: number;
+}
+
+/** A complete, validated governance snapshot. Lists keep the order of the file. */
+export interface Governance {
+  readonly issuers: readonly IssuerConfig[];
+  readonly products: readonly Product[];
+  readonly channels: readonly Channel[];
+  readonly entitlements: readonly Entitlement[];
+  readonly users: readonly User[];
+  readonly groups: readonly Group[];
+  readonly policies: GovernancePolicies;
+}
+
+/** Governance before anything has been applied: what the first `countersign plan` compares with. */
+export const EMPTY_GOVERNANCE: Governance = Object.freeze({
+  issuers: [],
+  products: [],
+  channels: [],
+  entitlements: [],
+  users: [],
+  groups: [],
+  policies: { defaults: true, files: [], inline: [] },
+});
+
+/** The channel `product/name`, or undefined. Names compare exactly. */
+export function findChannel(
+  governance: Governance,
+  product: string,
+  name: string,
+): Channel | undefined {
+  return governance.channels.find((c) => c.product === product && c.name === name);
+}

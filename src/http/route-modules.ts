@@ -1,0 +1,17 @@
+/**
+ * Every route module, in registration order. Add a resource by adding its module here.
+ */
+import type { RouteModule } from './server-deps.ts';
+import { healthRoutes } from './routes/health.ts';
+import { logRoutes } from './routes/log.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { openApiRoutes } from './routes/openapi.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+
+export const ROUTE_MODULES: readonly RouteModule[] = [
+  healthRoutes,
+  metricsRoutes,
+  openApiRoutes,
+  tokenRoutes,
+  logRoutes,
+];

@@ -120,7 +120,7 @@ describe('countersign log verify --url', () => {
       '--json',
     ]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.deepEqual(JSON.parse(ok.stdout).treeSize, '300');
+    assert.deepEqual((JSON.parse(ok.stdout) as { treeSize: string }).treeSize, '300');
     served = { reader: honest.reader, corrupt: true };
     const bad = await runInProcess([
       'log',
@@ -144,7 +144,7 @@ describe('countersign log monitor', () => {
     await honest.append(entries('g', 5));
     const grew = await monitor(state);
     assert.equal(grew.code, 0, grew.stderr);
-    assert.equal(JSON.parse(grew.stdout).status, 'grew');
+    assert.equal((JSON.parse(grew.stdout) as { status: string }).status, 'grew');
 
     // Same key, same first 20 entries, then a different history: a split view.
     const forked = await buildLog(t, [...entries('h', 20), ...entries('evil', 10)]);
@@ -173,6 +173,6 @@ describe('countersign log monitor', () => {
     served = { reader: (await buildLog(t, entries('r', 4))).reader };
     const rolledBack = await monitor(state);
     assert.equal(rolledBack.code, 1);
-    assert.equal(JSON.parse(rolledBack.stdout).status, 'rollback');
+    assert.equal((JSON.parse(rolledBack.stdout) as { status: string }).status, 'rollback');
   });
 });

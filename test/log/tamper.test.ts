@@ -82,6 +82,6 @@ describe('a log entry altered while the service was stopped', () => {
       cwd: dataDir,
     });
     assert.equal(verify.code, 1);
-    assert.equal(JSON.parse(verify.stdout).firstBadIndex, '37');
+    assert.equal((JSON.parse(verify.stdout) as { firstBadIndex?: string }).firstBadIndex, '37');
   });
 });

@@ -40,7 +40,12 @@ export default async function logBench(bench: Bench): Promise<void> {
       { durationMs: 1000, opsPerCall: 1000 },
     );
     const logKey = loadOrCreateFileKey({ path: join(root, 'log.pem'), id: 'log', purpose: 'log' });
-    await measureAppends(bench, { engine: 'sqlite', dataDir: join(root, 'append') }, logKey);
+    await measureAppends(
+      bench,
+      { engine: 'sqlite', dataDir: join(root, 'append') },
+      logKey,
+      [1024, 4096],
+    );
     await measureProofs(bench, { engine: 'sqlite', dataDir: join(root, 'proofs') }, logKey);
     const cluster = await startPostgresCluster();
     if (cluster === undefined) {
@@ -52,6 +57,7 @@ export default async function logBench(bench: Bench): Promise<void> {
         bench,
         { engine: 'postgres', url: await cluster.createDatabase() },
         logKey,
+        [1024],
       );
       await measureProofs(
         bench,
@@ -70,6 +76,7 @@ async function measureAppends(
   bench: Bench,
   options: StorageOptions,
   logKey: KeyHandle,
+  callers: readonly number[],
 ): Promise<void> {
   const storage = await openStorage(options);
   const origin = defaultLogOrigin('bench.local', logKey.publicKeySpki);
@@ -80,16 +87,17 @@ async function measureAppends(
     origin,
   });
   try {
-    const concurrency = 1024;
-    await bench.measureConcurrent(
-      `${options.engine}: append() x${concurrency} callers, latency = to durable inclusion`,
-      (call) => {
-        const body = Buffer.from(ENTRY);
-        body.writeInt32BE(call, 0);
-        return sequencer.append([{ kind: 'bench/v1', body }]);
-      },
-      { concurrency, durationMs: 3000, baseline: BASELINE },
-    );
+    for (const concurrency of callers) {
+      await bench.measureConcurrent(
+        `${options.engine}: append() x${concurrency} callers, latency = to durable inclusion`,
+        (call) => {
+          const body = Buffer.from(ENTRY);
+          body.writeInt32BE(call, 0);
+          return sequencer.append([{ kind: 'bench/v1', body }]);
+        },
+        { concurrency, durationMs: 3000, baseline: BASELINE },
+      );
+    }
   } finally {
     await sequencer.close();
     await storage.close();

@@ -5,6 +5,7 @@
  * (socket error, client-side timeout with a query still in flight, failed ROLLBACK) is destroyed
  * instead of going back to the pool, where the next transaction could inherit its state.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import {
   CompiledQuery,
@@ -126,9 +127,11 @@ class PgConnection implements DatabaseConnection {
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     let result: pg.QueryResult;
     try {
+      const name = preparedStatementName(compiledQuery.sql);
       result = await this.#client.query({
         text: compiledQuery.sql,
         values: [...compiledQuery.parameters],
+        ...(name === undefined ? {} : { name }),
       });
     } catch (error) {
       if (isConnectionBroken(error)) this.markBroken(error);
@@ -162,4 +165,24 @@ class PgConnection implements DatabaseConnection {
     // Passing an error makes the pool destroy the client instead of reusing it.
     this.#client.release(this.#broken);
   }
+}
+
+/** Distinct statement texts that get a server-side prepared statement, process-wide. */
+const MAX_PREPARED_STATEMENTS = 256;
+const preparedNames = new Map<string, string>();
+
+/**
+ * A stable name for a DML statement, so PostgreSQL parses and plans it once per connection
+ * instead of on every call (the log's proof lookups are on the read hot path). The name is
+ * derived from the text, so one name never means two texts; texts beyond the cap (e.g. IN lists
+ * of many lengths) run unnamed rather than grow every connection's statement cache.
+ */
+function preparedStatementName(sql: string): string | undefined {
+  const known = preparedNames.get(sql);
+  if (known !== undefined) return known;
+  if (preparedNames.size >= MAX_PREPARED_STATEMENTS || sql.length > 4000) return undefined;
+  if (!/^\s*(select|insert|update|delete|with)\b/i.test(sql)) return undefined;
+  const name = `cs_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+  preparedNames.set(sql, name);
+  return name;
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { baseEnv, runInProcess, spawnCli, waitForLine } from './cli-harness.ts';
+import { baseEnv, runInProcess, runProcess, spawnCli, waitForLine } from './cli-harness.ts';
 
 const CYCLES = 3;
 const work = mkdtempSync(join(tmpdir(), 'countersign-server-crash-'));
@@ -23,6 +23,26 @@ function listeningUrl(line: string): string | undefined {
     return undefined;
   }
 }
+
+describe('a second countersign serve on the same data directory', () => {
+  it('exits non-zero naming the process that holds it', async () => {
+    const env = baseEnv({
+      COUNTERSIGN_DATA_DIR: join(work, 'shared-dir'),
+      COUNTERSIGN_LOG_LEVEL: 'silent',
+    });
+    const first = spawnCli(['serve', '--port', '0', '--json'], { env, cwd: work });
+    try {
+      await waitForLine(first, listeningUrl, 15_000);
+      const second = await runProcess(['serve', '--port', '0'], { env, cwd: work });
+      assert.equal(second.code, 6, second.stderr);
+      assert.match(second.stderr, new RegExp(`in use by process ${String(first.pid)}`));
+      assert.doesNotMatch(second.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      first.kill('SIGTERM');
+      await new Promise((resolve) => first.once('exit', resolve));
+    }
+  });
+});
 
 describe('countersign serve under kill -9', () => {
   it(`keeps every acknowledged write through ${CYCLES} crashes`, async () => {

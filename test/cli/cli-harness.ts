@@ -124,3 +124,13 @@ export function waitForLine<T>(
     child.once('exit', onExit);
   });
 }
+
+/** The URL of a `serve --json` child's `{"event":"listening","url":…}` line (for `waitForLine`). */
+export function listeningUrl(line: string): string | undefined {
+  try {
+    const record = JSON.parse(line) as { event?: unknown; url?: unknown };
+    return record.event === 'listening' && typeof record.url === 'string' ? record.url : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import {
   baseEnv,
   collect,
+  listeningUrl,
   ROOT,
   runInProcess,
   runProcess,
@@ -24,15 +25,6 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   assert.ok(address !== null && typeof address === 'object');
   return address.port;
-}
-
-function listeningUrl(line: string): string | undefined {
-  try {
-    const record = JSON.parse(line) as { event?: unknown; url?: unknown };
-    return record.event === 'listening' && typeof record.url === 'string' ? record.url : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 describe('countersign CLI', () => {

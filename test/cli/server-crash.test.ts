@@ -9,20 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { baseEnv, runInProcess, runProcess, spawnCli, waitForLine } from './cli-harness.ts';
+import {
+  baseEnv,
+  listeningUrl,
+  runInProcess,
+  runProcess,
+  spawnCli,
+  waitForLine,
+} from './cli-harness.ts';
 
 const CYCLES = 3;
 const work = mkdtempSync(join(tmpdir(), 'countersign-server-crash-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-
-function listeningUrl(line: string): string | undefined {
-  try {
-    const record = JSON.parse(line) as { event?: unknown; url?: unknown };
-    return record.event === 'listening' && typeof record.url === 'string' ? record.url : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 describe('a second countersign serve on the same data directory', () => {
   it('exits non-zero naming the process that holds it', async () => {

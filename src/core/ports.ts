@@ -4,6 +4,7 @@
  */
 
 import type { Workload } from './governance/workload.ts';
+import type { PolicySource } from './policy/policy-engine.ts';
 
 /** Wall-clock time. Tests pass a fake one; `core` never reads the system clock itself. */
 export interface Clock {
@@ -27,6 +28,8 @@ export type StorageEngine = 'sqlite' | 'postgres';
 export interface StorageSession {
   readonly apiTokens: ApiTokenRepository;
   readonly log: LogRepository;
+  readonly governance: GovernanceRepository;
+  readonly usedTokenIds: UsedTokenIdRepository;
 }
 
 /** Durable storage. Every method throws `AppError('STORAGE_UNAVAILABLE')` when the engine is unreachable. */
@@ -146,6 +149,68 @@ export interface LogRepository {
   }): Promise<void>;
 }
 
+/** Who changed governance: an operator API token, or Countersign itself (the demo workspace). */
+export interface GovernanceActor {
+  readonly kind: 'api-token' | 'system';
+  /** The API token id, or a fixed name such as `demo-workspace`. Safe to log. */
+  readonly id: string;
+  /** The token's name, or a description of the system actor. */
+  readonly name: string;
+}
+
+/**
+ * One applied governance version: the file exactly as applied, the validated snapshot, and the
+ * complete policy set that decides under it. Versions are immutable; the highest is current.
+ */
+export interface GovernanceVersionRecord {
+  /** 1, 2, 3…: one more than the version it replaced. */
+  readonly version: number;
+  /** The file name the operator applied, as shown in messages (e.g. `governance.yaml`). */
+  readonly fileName: string;
+  /** The applied file, byte for byte (as UTF-8 text). */
+  readonly fileText: string;
+  /** `sha256:<hex>` of `fileText`'s UTF-8 bytes. */
+  readonly fileSha256: string;
+  /** RFC 8785 canonical JSON of the validated `Governance` snapshot (dates as ISO strings). */
+  readonly document: string;
+  /** The Cedar schema the policies were validated against. */
+  readonly policySchema: PolicySource;
+  /** Every Cedar policy source of the set, in policy-set order. */
+  readonly policies: readonly PolicySource[];
+  /** `sha256:<hex>` over schema and policies (`computePolicyHash`). */
+  readonly policyHash: string;
+  readonly appliedAt: Date;
+  readonly appliedBy: GovernanceActor;
+}
+
+export interface GovernanceRepository {
+  /** The highest applied version, 0 when governance was never applied. One indexed read. */
+  latestVersion(): Promise<number>;
+  /** The current (highest) version, or undefined when none was applied. */
+  latest(): Promise<GovernanceVersionRecord | undefined>;
+  findByVersion(version: number): Promise<GovernanceVersionRecord | undefined>;
+  /**
+   * Stores a new version. Throws CONFLICT when `record.version` exists: two applies raced and
+   * this one lost; INVALID_INPUT for a version below 1.
+   */
+  insert(record: GovernanceVersionRecord): Promise<void>;
+}
+
+/**
+ * Workload-token ids already used for signing, shared by every replica (threat model A11). The
+ * storage-backed `TokenIdStore` is built on it.
+ */
+export interface UsedTokenIdRepository {
+  /**
+   * Records `tokenId` of `issuer` as used until `expiresAt`, atomically: resolves true when it
+   * was not recorded or its record had expired by `now` (the record is then replaced), false when
+   * an unexpired record exists (a replay). Concurrent calls for one id: exactly one gets true.
+   */
+  consume(issuer: string, tokenId: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Deletes the records that expired at or before `now`; resolves to how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
 /**
  * What a key may be used for. A key serves exactly one purpose, enforced in code: the log key can
  * never sign an artifact, a channel CA never signs a checkpoint (DESIGN.md §5).
@@ -165,6 +230,56 @@ export interface KeyHandle {
    * Throws KEY_UNAVAILABLE when the backend cannot sign.
    */
   sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Where private keys live: an encrypted keystore directory or a PKCS#11 token (DESIGN.md §3). */
+export type KeyBackendKind = 'keystore' | 'pkcs11';
+
+/** What a backend tells about one key it holds; never anything secret. */
+export interface KeyInfo {
+  readonly id: string;
+  readonly purpose: KeyPurpose;
+  readonly algorithm: 'ecdsa-p256-sha256';
+  /** The public key as DER SubjectPublicKeyInfo. */
+  readonly publicKeySpki: Uint8Array;
+}
+
+/** Whether a key backend can sign right now, for `/readyz` and `countersign status`. */
+export interface KeyBackendHealth {
+  readonly ok: boolean;
+  /** Why not, in words an operator can act on (never a PIN or passphrase). */
+  readonly problem?: string;
+}
+
+/**
+ * Holds private keys and signs with them; the keys never leave it. There is deliberately no
+ * export operation: a key is created inside the backend and dies there (threat model M4).
+ *
+ * Every key serves one `KeyPurpose`, fixed when it is created and stored authenticated with it, so
+ * a key of one purpose can never be obtained as a key of another.
+ *
+ * Key ids are 1–64 characters of `A–Z a–z 0–9 . _ -`, starting with a letter or digit; anything
+ * else throws INVALID_INPUT.
+ */
+export interface KeyBackend {
+  readonly kind: KeyBackendKind;
+  /**
+   * Generates a new ECDSA P-256 key inside the backend. Throws CONFLICT when `id` exists,
+   * KEY_UNAVAILABLE when the backend cannot create it.
+   */
+  createKey(id: string, purpose: KeyPurpose): Promise<KeyHandle>;
+  /**
+   * The key `id`, which must have been created for `purpose`. Throws NOT_FOUND when there is no
+   * such key, KEY_UNAVAILABLE when it has another purpose, fails its integrity or attribute checks,
+   * or the backend is unreachable.
+   */
+  getKey(id: string, purpose: KeyPurpose): Promise<KeyHandle>;
+  /** Every key the backend holds, sorted by id. Throws KEY_UNAVAILABLE when one cannot be read. */
+  listKeys(): Promise<KeyInfo[]>;
+  /** Never throws. */
+  health(): Promise<KeyBackendHealth>;
+  /** Releases sessions and forgets key material; handles fail with KEY_UNAVAILABLE afterwards. */
+  close(): Promise<void>;
 }
 
 /**
@@ -191,4 +306,44 @@ export interface WorkloadVerifier {
    * a specific, non-leaky reason when the token is not acceptable.
    */
   verify(token: string, options: { readonly purpose: TokenPurpose }): Promise<Workload>;
+}
+
+/** The certificates of Countersign's own PKI (issue "Sign and verify" item 2). */
+export type PkiCertificateRole = 'root-ca' | 'channel-ca' | 'tsa';
+
+/** One CA or TSA certificate the service issued, with the key it certifies. */
+export interface PkiCertificateRecord {
+  readonly role: PkiCertificateRole;
+  /** The product and channel of a channel CA; null for the root and the TSA. */
+  readonly product: string | null;
+  readonly channel: string | null;
+  /** The id of the certified key in its key backend (an offline root's is in its own keystore). */
+  readonly keyId: string;
+  /** The certificate, DER. */
+  readonly certificate: Uint8Array;
+  /** Lower-case hex of the serial number's magnitude. */
+  readonly serialNumber: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly createdAt: Date;
+}
+
+/**
+ * Where the PKI's certificates are kept. Certificates are public; what matters is that there is
+ * one root, one TSA certificate and one CA per product and channel, and that no key is certified
+ * twice (DESIGN.md §5: CA keys are never shared).
+ */
+export interface PkiStore {
+  /**
+   * Adds `records` all together or not at all. Throws CONFLICT when a stored record has the role,
+   * product and channel or the `keyId` of one of them; STORAGE_UNAVAILABLE.
+   */
+  insert(records: readonly PkiCertificateRecord[]): Promise<void>;
+  /** The record of `role` (with `product` and `channel` for a channel CA), if any. */
+  find(
+    role: PkiCertificateRole,
+    scope?: { readonly product: string; readonly channel: string },
+  ): Promise<PkiCertificateRecord | undefined>;
+  /** Every record: the root first, then the TSA, then channel CAs by product and channel. */
+  list(): Promise<PkiCertificateRecord[]>;
 }

@@ -1,7 +1,7 @@
 /**
  * A P-256 private key kept in a PKCS#8 PEM file with owner-only permissions. This is the interim
- * home of the log key until the encrypted keystore and PKCS#11 backends take over; it refuses
- * files that other users could read.
+ * home of the log key until the encrypted keystore and PKCS#11 backends (`createKeyBackend`) take
+ * over; it refuses files that other users could access.
  */
 import {
   createPrivateKey,
@@ -10,23 +10,11 @@ import {
   sign as signBytes,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import {
-  chmodSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  statSync,
-  writeSync,
-  closeSync,
-  fsyncSync,
-  renameSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AppError } from '../../core/errors.ts';
+import { AppError, isAppError } from '../../core/errors.ts';
 import type { KeyHandle, KeyPurpose } from '../../core/ports.ts';
-
-/** Mode bits that must be clear on a key file: no access for group or others. */
-const GROUP_OR_WORLD_ACCESS = 0o077;
+import { statOwnerOnly, writeFileAtomically } from './owner-only-file.ts';
 
 export interface FileKeyOptions {
   readonly path: string;
@@ -38,41 +26,12 @@ export interface FileKeyOptions {
 
 /**
  * Loads the key at `options.path`, creating it (mode 0600, written atomically) when absent.
- * Throws KEY_UNAVAILABLE when the file is unreadable, malformed, not P-256, or readable by group
+ * Throws KEY_UNAVAILABLE when the file is unreadable, malformed, not P-256, or accessible to group
  * or others.
  */
 export function loadOrCreateFileKey(options: FileKeyOptions): KeyHandle {
-  let privateKey: KeyObject;
-  const exists = statIfExists(options.path);
-  if (exists === undefined) {
-    if (options.create === false) {
-      throw new AppError('KEY_UNAVAILABLE', `key file ${options.path} does not exist`);
-    }
-    privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    writeKeyFileAtomically(
-      options.path,
-      String(privateKey.export({ type: 'pkcs8', format: 'pem' })),
-    );
-  } else {
-    if ((exists.mode & GROUP_OR_WORLD_ACCESS) !== 0) {
-      throw new AppError(
-        'KEY_UNAVAILABLE',
-        `key file ${options.path} is accessible to other users (mode ${(exists.mode & 0o777).toString(8)})`,
-        { hint: `run: chmod 600 ${options.path}` },
-      );
-    }
-    try {
-      privateKey = createPrivateKey(readFileSync(options.path));
-    } catch (cause) {
-      throw new AppError(
-        'KEY_UNAVAILABLE',
-        `key file ${options.path} is not a readable private key`,
-        {
-          cause,
-        },
-      );
-    }
-  }
+  const privateKey =
+    statOwnerOnly(options.path, 'file') === undefined ? createKey(options) : readKey(options.path);
   if (
     privateKey.asymmetricKeyType !== 'ec' ||
     privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1'
@@ -104,33 +63,35 @@ export function loadOrCreateFileKey(options: FileKeyOptions): KeyHandle {
   };
 }
 
-function statIfExists(path: string): { mode: number } | undefined {
+function createKey(options: FileKeyOptions): KeyObject {
+  if (options.create === false) {
+    throw new AppError('KEY_UNAVAILABLE', `key file ${options.path} does not exist`);
+  }
+  const privateKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   try {
-    return statSync(path);
+    mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    // No-clobber publication: when two processes create the key at once, both end up with the
+    // winner's key instead of each keeping its own.
+    writeFileAtomically(options.path, String(privateKey.export({ type: 'pkcs8', format: 'pem' })), {
+      replace: false,
+    });
+    return privateKey;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AppError('KEY_UNAVAILABLE', `key file ${path} cannot be read`, { cause: error });
+    if (isAppError(error, 'CONFLICT')) return readKey(options.path);
+    if (isAppError(error)) throw error;
+    throw new AppError('KEY_UNAVAILABLE', `cannot create key file ${options.path}`, {
+      cause: error,
+    });
   }
 }
 
-/** write-temp, fsync, rename, fsync-dir (threat-model FT-3): never a half-written key file. */
-function writeKeyFileAtomically(path: string, pem: string): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const temp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temp, 'wx', 0o600);
+function readKey(path: string): KeyObject {
+  statOwnerOnly(path, 'file');
   try {
-    writeSync(fd, pem);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(temp, 0o600);
-  renameSync(temp, path);
-  const dirFd = openSync(dir, 'r');
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
+    return createPrivateKey(readFileSync(path));
+  } catch (cause) {
+    throw new AppError('KEY_UNAVAILABLE', `key file ${path} is not a readable private key`, {
+      cause,
+    });
   }
 }

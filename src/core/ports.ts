@@ -347,3 +347,23 @@ export interface PkiStore {
   /** Every record: the root first, then the TSA, then channel CAs by product and channel. */
   list(): Promise<PkiCertificateRecord[]>;
 }
+
+/**
+ * A short-lived P-256 key for one signing request (DESIGN.md §6 step 6): generated in memory,
+ * certified for minutes by the channel CA, never stored, dropped when the request ends.
+ */
+export interface EphemeralKey {
+  /** The public key as DER SubjectPublicKeyInfo, for the leaf certificate. */
+  readonly publicKeySpki: Uint8Array;
+  /**
+   * ECDSA over a digest the client computed (SHA-256, -384 or -512 of the artifact), DER: the
+   * Sigstore message signature, which verifies as a signature over the artifact itself.
+   */
+  signDigest(digest: Uint8Array): Uint8Array;
+  /** ECDSA-SHA256 over `message` (a DSSE PAE), DER. */
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface EphemeralKeyFactory {
+  create(): EphemeralKey;
+}

@@ -17,7 +17,10 @@ export interface AppendEventOptions {
   /** A retry with the same key returns the first entry (see `LogAppend.idempotencyKey`). */
   readonly idempotencyKey?: string;
   /** Work that commits atomically with the event (see `LogAppend.effect`). */
-  readonly effect?: (session: StorageSession) => Promise<void>;
+  readonly effect?: (
+    session: StorageSession,
+    entry: { readonly index: bigint; readonly integratedTime: number },
+  ) => Promise<void>;
 }
 
 /** Appends governance events to the log. */

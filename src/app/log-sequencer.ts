@@ -51,7 +51,10 @@ export interface LogAppend {
    * Runs inside the batch transaction; if it throws, only this entry fails (with that error) and
    * the batch is committed without it.
    */
-  readonly effect?: (session: StorageSession) => Promise<void>;
+  readonly effect?: (
+    session: StorageSession,
+    entry: { readonly index: bigint; readonly integratedTime: number },
+  ) => Promise<void>;
 }
 
 /** What a caller gets once its entry is durably in the log. */
@@ -224,10 +227,13 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
             note: await signNote(text, [signer]),
             createdAt: options.clock.now(),
           };
-          for (const pending of fresh) {
+          for (const [i, pending] of fresh.entries()) {
             if (pending.entry.effect === undefined) continue;
             try {
-              await pending.entry.effect(session);
+              await pending.entry.effect(session, {
+                index: base.frontier.treeSize + BigInt(i),
+                integratedTime,
+              });
             } catch (error) {
               throw new EffectFailure(pending, error);
             }

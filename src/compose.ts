@@ -3,26 +3,44 @@
  * randomness, logger), adapters into use cases, and use cases into the HTTP server. Everything
  * else receives what it needs as arguments.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger, DestinationStream } from 'pino';
 import { Registry } from 'prom-client';
 import packageJson from '../package.json' with { type: 'json' };
+import { createGovernanceState, type GovernanceState } from './app/active-governance.ts';
 import { createApiTokens } from './app/api-tokens.ts';
+import { createGovernanceAdmin } from './app/apply-governance.ts';
+import type { PolicyCompiler } from './app/compile-governance.ts';
+import { createSigningDecisions } from './app/decide-signing.ts';
 import { defaultLogOrigin } from './app/log-keys.ts';
 import {
   openTransparencyLog,
   unavailableTransparencyLog,
   type TransparencyLog,
 } from './app/open-transparency-log.ts';
+import {
+  DEV_TOKEN_DEFAULTS,
+  loadDevIssuerKey,
+  mintDevToken,
+  startDevIssuer,
+  type DevIssuer,
+  type DevTokenOptions,
+} from './adapters/identity/dev-issuer.ts';
+import { createOidcVerifier } from './adapters/identity/oidc-verifier.ts';
 import { loadOrCreateFileKey } from './adapters/keys/file-key.ts';
+import { createCedarPolicyEngine } from './adapters/policy/cedar-policy-engine.ts';
+import { readShippedPolicies } from './adapters/policy/read-policy-set.ts';
 import { ensureDemoWorkspace, type DemoWorkspace } from './app/demo-workspace.ts';
 import { migrateStorage, openStorage } from './adapters/storage/open-storage.ts';
+import { createStorageTokenIdStore } from './adapters/storage/storage-token-id-store.ts';
 import { createLogger } from './adapters/system/create-logger.ts';
 import { cryptoRandom } from './adapters/system/crypto-random.ts';
 import { openSecretFile } from './adapters/system/secret-file.ts';
 import { systemClock } from './adapters/system/system-clock.ts';
 import type { Config } from './config/load-config.ts';
-import type { Clock, Random, Storage } from './core/ports.ts';
+import { AppError } from './core/errors.ts';
+import type { Clock, Random, Storage, TokenIdStore } from './core/ports.ts';
 import { createServer } from './http/create-server.ts';
 import type { AppServices, ReadinessCheck, RouteModule, Server } from './http/server-deps.ts';
 
@@ -31,6 +49,13 @@ export const COUNTERSIGN_VERSION: string = packageJson.version;
 
 /** File in the data directory holding the demo admin token (`serve --demo`). */
 export const DEMO_ADMIN_TOKEN_FILE = 'demo-admin-token';
+
+/**
+ * Directory in the data directory holding the development issuer's key (created on first use,
+ * mode 0700, key file 0600) and the URL it last served at (`issuer-url`).
+ */
+export const DEV_ISSUER_DIR = 'dev-issuer';
+const DEV_ISSUER_URL_FILE = 'issuer-url';
 
 /** Replacements for the real adapters, for tests and embedders. */
 export interface ComposeOverrides {
@@ -46,6 +71,8 @@ export interface ComposeOverrides {
   /** Route modules instead of `ROUTE_MODULES`. */
   readonly routes?: readonly RouteModule[];
   readonly readinessChecks?: readonly ReadinessCheck[];
+  /** Used instead of the storage-backed store of single-use workload-token ids. */
+  readonly tokenIds?: TokenIdStore;
 }
 
 /** Adapters and use cases, without the HTTP server (`countersign init` needs no more). */
@@ -58,6 +85,8 @@ export interface ComposedApp {
   readonly services: AppServices;
   /** The transparency log: reads, appends, governance events, integrity. */
   readonly log: TransparencyLog;
+  /** The governance in force (cached per version). */
+  readonly governance: GovernanceState;
   /** Closes what this composition opened (storage, unless it was an override). */
   close(): Promise<void>;
 }
@@ -67,6 +96,8 @@ export interface ComposedService extends ComposedApp {
   readonly server: Server;
   /** The demo workspace, when `config.demo` is on. */
   readonly demo: DemoWorkspace | undefined;
+  /** The development issuer the demo trusts, served on loopback while the service runs. */
+  readonly devIssuer: DevIssuer | undefined;
   /** Stops accepting connections, drains in-flight requests, then closes storage. */
   close(): Promise<void>;
 }
@@ -114,9 +145,32 @@ export async function composeApp(
     if (ownsStorage) await storage.close();
     throw error;
   }
+  let compiler: PolicyCompiler;
+  try {
+    compiler = await loadPolicyCompiler();
+  } catch (error) {
+    await log.close();
+    if (ownsStorage) await storage.close();
+    throw error;
+  }
+  // Workload-token ids live in the database, so a token is single-use across every replica.
+  const tokenIds = overrides.tokenIds ?? createStorageTokenIdStore({ storage, clock });
+  const governance = createGovernanceState({
+    storage,
+    compiler,
+    createVerifier: (issuers) => createOidcVerifier({ issuers, clock, tokenIds }),
+  });
   const services: AppServices = {
-    apiTokens: createApiTokens({ storage, clock, random }),
+    apiTokens: createApiTokens({ storage, clock, random, events: log.events }),
     log: log.reader,
+    governance: createGovernanceAdmin({
+      storage,
+      events: log.events,
+      clock,
+      compiler,
+      state: governance,
+    }),
+    decisions: createSigningDecisions({ state: governance, events: log.events, clock }),
   };
   let closed: Promise<void> | undefined;
   return {
@@ -127,6 +181,7 @@ export async function composeApp(
     logger,
     services,
     log,
+    governance,
     close() {
       closed ??= log.close().then(() => (ownsStorage ? storage.close() : undefined));
       return closed;
@@ -183,13 +238,21 @@ export async function composeService(
   overrides: ComposeOverrides = {},
 ): Promise<ComposedService> {
   const app = await composeApp(config, options, overrides);
+  let devIssuer: DevIssuer | undefined;
   try {
-    const demo = config.demo
-      ? await ensureDemoWorkspace({
-          apiTokens: app.services.apiTokens,
-          adminTokenFile: openSecretFile(join(config.dataDir, DEMO_ADMIN_TOKEN_FILE)),
-        })
-      : undefined;
+    let demo: DemoWorkspace | undefined;
+    if (config.demo) {
+      devIssuer = await startDemoDevIssuer(config);
+      demo = await ensureDemoWorkspace({
+        apiTokens: app.services.apiTokens,
+        adminTokenFile: openSecretFile(join(config.dataDir, DEMO_ADMIN_TOKEN_FILE)),
+        governance: {
+          admin: app.services.governance,
+          devIssuerUrl: devIssuer.url,
+          workload: DEV_TOKEN_DEFAULTS,
+        },
+      });
+    }
     const server = await createServer({
       config,
       storage: app.storage,
@@ -220,18 +283,111 @@ export async function composeService(
       ],
     });
     let closed: Promise<void> | undefined;
+    const issuer = devIssuer;
     return {
       ...app,
       server,
       demo,
+      devIssuer: issuer,
       close() {
-        closed ??= server.close().then(() => app.close());
+        closed ??= server
+          .close()
+          .then(() => issuer?.close())
+          .then(() => app.close());
         return closed;
       },
     };
   } catch (error) {
+    await devIssuer?.close();
     await app.close();
     throw error;
+  }
+}
+
+/**
+ * The shipped Cedar schema and default policies, with the Cedar engine as compiler. Used by the
+ * service and by the offline `countersign policy` commands, so both hash policy sets alike.
+ * Throws INTERNAL when the package lacks its policies.
+ */
+export async function loadPolicyCompiler(): Promise<PolicyCompiler> {
+  const shipped = await readShippedPolicies();
+  return {
+    schema: shipped.schema,
+    defaults: shipped.defaults,
+    compile: (set) => createCedarPolicyEngine(set),
+  };
+}
+
+/**
+ * The development issuer of `serve --demo`, on 127.0.0.1 (never another interface: it is
+ * insecure by design). Its port is the server's plus one, so the demo issuer URL, and with it the
+ * demo governance, stays the same across restarts; with `--port 0`, or when that port is taken,
+ * any free port (the demo governance is then re-applied with the new URL, and logged).
+ */
+async function startDemoDevIssuer(config: Config): Promise<DevIssuer> {
+  const { port } = config.server;
+  const preferred = port === 0 || port >= 65_535 ? 0 : port + 1;
+  try {
+    return await startDataDirDevIssuer(config.dataDir, { port: preferred });
+  } catch (error) {
+    if (preferred === 0) throw error;
+    return startDataDirDevIssuer(config.dataDir, { port: 0 });
+  }
+}
+
+/**
+ * Starts the development issuer with the data directory's key (`<dataDir>/dev-issuer/`, created
+ * on first use) and records its URL there for `countersign dev token`. Refuses any host but
+ * loopback with CONFIG_INVALID.
+ */
+export async function startDataDirDevIssuer(
+  dataDir: string,
+  options: { readonly host?: string; readonly port?: number } = {},
+): Promise<DevIssuer> {
+  const keyDir = join(dataDir, DEV_ISSUER_DIR);
+  const issuer = await startDevIssuer({ ...options, keyDir });
+  try {
+    await writeFile(join(keyDir, DEV_ISSUER_URL_FILE), `${issuer.url}\n`, { mode: 0o644 });
+  } catch (error) {
+    await issuer.close();
+    throw new AppError('INTERNAL', `cannot write ${join(keyDir, DEV_ISSUER_URL_FILE)}`, {
+      cause: error,
+    });
+  }
+  return issuer;
+}
+
+/**
+ * Mints a development token signed with the data directory's development key (created, mode
+ * 0600, when absent). The issuer URL is `issuerUrl`, else the one the last development issuer of
+ * this data directory served at. Throws INVALID_INPUT when neither is known or the options are
+ * out of range; CONFIG_INVALID when the key file is unsafe.
+ */
+export async function mintDataDirDevToken(
+  dataDir: string,
+  options: DevTokenOptions & { readonly issuerUrl?: string },
+): Promise<{ readonly token: string; readonly issuerUrl: string }> {
+  const keyDir = join(dataDir, DEV_ISSUER_DIR);
+  const { issuerUrl: given, ...tokenOptions } = options;
+  const issuerUrl = given ?? (await readRecordedIssuerUrl(keyDir));
+  if (issuerUrl === undefined) {
+    throw new AppError('INVALID_INPUT', 'no development issuer has run with this data directory', {
+      hint: 'start `countersign serve --demo` or `countersign dev issuer` first, or pass --issuer URL',
+    });
+  }
+  const key = await loadDevIssuerKey(keyDir);
+  return { token: await mintDevToken({ ...tokenOptions, key, issuerUrl }), issuerUrl };
+}
+
+async function readRecordedIssuerUrl(keyDir: string): Promise<string | undefined> {
+  try {
+    const url = (await readFile(join(keyDir, DEV_ISSUER_URL_FILE), 'utf8')).trim();
+    return url === '' ? undefined : url;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new AppError('INTERNAL', `cannot read ${join(keyDir, DEV_ISSUER_URL_FILE)}`, {
+      cause: error,
+    });
   }
 }
 

@@ -7,7 +7,20 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../core/errors.ts';
-import type { ApiTokenRecord, Clock, Random, Role, Storage } from '../core/ports.ts';
+import type {
+  ApiTokenRecord,
+  Clock,
+  GovernanceActor,
+  Random,
+  Role,
+  Storage,
+  StorageSession,
+} from '../core/ports.ts';
+import type { EventLog } from './append-event.ts';
+
+/** Log event kinds of the token lifecycle (issue "Who may sign what" item 6). */
+export const TOKEN_CREATED_EVENT = 'token.created';
+export const TOKEN_REVOKED_EVENT = 'token.revoked';
 
 /** Every token string starts with this, so secret scanners and people can recognise it. */
 export const API_TOKEN_PREFIX = 'cs_';
@@ -68,6 +81,8 @@ export interface CreateApiTokenInput {
   readonly role: Role;
   /** When the token stops working; never when null or absent. Must be in the future. */
   readonly expiresAt?: Date | null;
+  /** Who creates it, recorded in the `token.created` event. */
+  readonly createdBy?: GovernanceActor;
 }
 
 /** The operator API token use cases. */
@@ -89,7 +104,7 @@ export interface ApiTokens {
    * Revokes a token from now on; revoking a revoked token changes nothing and succeeds.
    * Throws NOT_FOUND for an unknown id; STORAGE_UNAVAILABLE.
    */
-  revokeToken(id: string): Promise<ApiTokenView>;
+  revokeToken(id: string, revokedBy?: GovernanceActor): Promise<ApiTokenView>;
   /**
    * Verifies a presented token string (attacker-controlled) and returns who it acts as.
    * Throws UNAUTHENTICATED, with one message for every failure; STORAGE_UNAVAILABLE.
@@ -101,11 +116,20 @@ export interface ApiTokensDeps {
   readonly storage: Storage;
   readonly clock: Clock;
   readonly random: Random;
+  /**
+   * Where `token.created` and `token.revoked` events go, each committed atomically with the
+   * change it records. The service always passes the transparency log; without it (unit tests
+   * of this module alone) changes are written without evidence.
+   */
+  readonly events?: EventLog;
 }
 
-/** The API token use cases over storage, a clock and a CSPRNG. */
+/**
+ * The API token use cases over storage, a clock and a CSPRNG. Creations and revocations are
+ * governance evidence: with `events`, each is appended to the log in the transaction that makes it.
+ */
 export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
-  const { storage, clock, random } = deps;
+  const { storage, clock, random, events } = deps;
   // Compared against when the id is unknown, so that path costs what a known id costs.
   const decoyHash = sha256(random.bytes(SECRET_BYTES));
 
@@ -119,9 +143,41 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
     status: statusOf(record, clock.now()),
   });
 
+  /** Stores `record`, with its `token.created` event when there is an event log. */
+  const persistToken = async (
+    record: ApiTokenRecord,
+    createdBy: GovernanceActor | undefined,
+    guard: (session: StorageSession) => Promise<void>,
+  ): Promise<void> => {
+    if (events === undefined) {
+      await storage.transaction(async (session) => {
+        await guard(session);
+        await session.apiTokens.insert(record);
+      });
+      return;
+    }
+    await events.appendEvent(
+      TOKEN_CREATED_EVENT,
+      {
+        tokenId: record.id,
+        name: record.name,
+        role: record.role,
+        createdAt: record.createdAt.toISOString(),
+        expiresAt: record.expiresAt?.toISOString() ?? null,
+        ...(createdBy === undefined ? {} : { createdBy: actorBody(createdBy) }),
+      },
+      {
+        effect: async (session) => {
+          await guard(session);
+          await session.apiTokens.insert(record);
+        },
+      },
+    );
+  };
+
   const insertToken = async (
     input: CreateApiTokenInput,
-    insert: (record: ApiTokenRecord) => Promise<void>,
+    guard: (session: StorageSession) => Promise<void>,
   ): Promise<CreatedApiToken> => {
     const now = clock.now();
     const name = input.name.trim();
@@ -156,7 +212,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       expiresAt,
       revokedAt: null,
     };
-    await insert(record);
+    await persistToken(record, input.createdBy, guard);
     return {
       token: `${API_TOKEN_PREFIX}${id}_${Buffer.from(secret).toString('base64url')}`,
       view: toView(record),
@@ -164,28 +220,57 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
   };
 
   return {
-    createToken: (input) => insertToken(input, (record) => storage.apiTokens.insert(record)),
+    createToken: (input) => insertToken(input, () => Promise.resolve()),
 
     createInitialAdminToken: () =>
-      storage.transaction(async (session) => {
-        if ((await session.apiTokens.list()).length > 0) {
-          throw new AppError('CONFLICT', 'this installation already has API tokens', {
-            hint: 'an admin creates further tokens with `countersign token create`',
-          });
-        }
-        return insertToken({ name: 'initial-admin', role: 'admin' }, (record) =>
-          session.apiTokens.insert(record),
-        );
-      }),
+      insertToken(
+        { name: 'initial-admin', role: 'admin', createdBy: INIT_ACTOR },
+        // Checked in the transaction that inserts, so two concurrent inits make one token.
+        async (session) => {
+          if ((await session.apiTokens.list()).length > 0) {
+            throw new AppError('CONFLICT', 'this installation already has API tokens', {
+              hint: 'an admin creates further tokens with `countersign token create`',
+            });
+          }
+        },
+      ),
 
     async listTokens() {
       return (await storage.apiTokens.list()).map(toView);
     },
 
-    async revokeToken(id) {
+    async revokeToken(id, revokedBy) {
       const notFound = () => new AppError('NOT_FOUND', 'no API token has this id');
       if (!TOKEN_ID_PATTERN.test(id)) throw notFound();
-      await storage.apiTokens.revoke(id, clock.now());
+      const before = await storage.apiTokens.findById(id);
+      if (before === undefined) throw notFound();
+      if (before.revokedAt === null) {
+        const at = clock.now();
+        if (events === undefined) {
+          await storage.apiTokens.revoke(id, at);
+        } else {
+          try {
+            await events.appendEvent(
+              TOKEN_REVOKED_EVENT,
+              {
+                tokenId: before.id,
+                name: before.name,
+                role: before.role,
+                revokedAt: at.toISOString(),
+                ...(revokedBy === undefined ? {} : { revokedBy: actorBody(revokedBy) }),
+              },
+              {
+                effect: async (session) => {
+                  // A concurrent revocation won: it has its own event, this one is not logged.
+                  if (!(await session.apiTokens.revoke(id, at))) throw new AlreadyRevoked();
+                },
+              },
+            );
+          } catch (error) {
+            if (!(error instanceof AlreadyRevoked)) throw error;
+          }
+        }
+      }
       const record = await storage.apiTokens.findById(id);
       if (record === undefined) throw notFound();
       return toView(record);
@@ -214,6 +299,16 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       return { kind: 'api-token', tokenId: record.id, name: record.name, role: record.role };
     },
   };
+}
+
+/** Who creates the first admin token: `countersign init`, on the server's own machine. */
+const INIT_ACTOR: GovernanceActor = { kind: 'system', id: 'init', name: 'countersign init' };
+
+/** Thrown by a revocation effect that found the token revoked already; never leaves this module. */
+class AlreadyRevoked extends Error {}
+
+function actorBody(actor: GovernanceActor): Record<string, string> {
+  return { kind: actor.kind, id: actor.id, name: actor.name };
 }
 
 /**

@@ -3,10 +3,14 @@
  * `commands/` and one line here.
  */
 import type { CliCommand } from './command.ts';
+import { applyCommand } from './commands/apply.ts';
 import { configCommand } from './commands/config.ts';
+import { devCommand } from './commands/dev.ts';
 import { initCommand } from './commands/init.ts';
 import { logCommand } from './commands/log.ts';
 import { migrateCommand } from './commands/migrate.ts';
+import { planCommand } from './commands/plan.ts';
+import { policyCommand } from './commands/policy.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
 import { tokenCommand } from './commands/token.ts';
@@ -18,5 +22,9 @@ export const COMMANDS: readonly CliCommand[] = [
   migrateCommand,
   configCommand,
   tokenCommand,
+  planCommand,
+  applyCommand,
+  policyCommand,
   logCommand,
+  devCommand,
 ];

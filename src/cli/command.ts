@@ -21,6 +21,8 @@ export interface CliIo {
   /** The environment; only `src/config` interprets it. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** True when stderr is a terminal (progress is shown there); absent means no. */
+  readonly stderrIsTty?: boolean;
 }
 
 /** What a command's `run` receives. */

@@ -305,6 +305,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     stderr: (text) => void process.stderr.write(text),
     env: readEnvironment(),
     cwd: process.cwd(),
+    stderrIsTty: process.stderr.isTTY === true,
   });
 }
 

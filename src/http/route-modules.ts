@@ -2,6 +2,8 @@
  * Every route module, in registration order. Add a resource by adding its module here.
  */
 import type { RouteModule } from './server-deps.ts';
+import { decisionRoutes } from './routes/decisions.ts';
+import { governanceRoutes } from './routes/governance.ts';
 import { healthRoutes } from './routes/health.ts';
 import { logRoutes } from './routes/log.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -14,4 +16,6 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   openApiRoutes,
   tokenRoutes,
   logRoutes,
+  governanceRoutes,
+  decisionRoutes,
 ];

@@ -7,6 +7,8 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ApiTokens } from '../app/api-tokens.ts';
+import type { GovernanceAdmin } from '../app/apply-governance.ts';
+import type { SigningDecisions } from '../app/decide-signing.ts';
 import type { LogReader } from '../app/read-log.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { Clock, Random, Storage } from '../core/ports.ts';
@@ -26,6 +28,10 @@ export interface AppServices {
   readonly apiTokens: ApiTokens;
   /** Reads of the transparency log. */
   readonly log: LogReader;
+  /** Plan, apply and read governance (`/v1/governance`). */
+  readonly governance: GovernanceAdmin;
+  /** Signing decisions for workload tokens (`/v1/decisions`). */
+  readonly decisions: SigningDecisions;
 }
 
 /** The configuration the HTTP layer reads (a subset of `Config`). */

@@ -5,13 +5,17 @@
  */
 import type { StorageSession } from '../../core/ports.ts';
 import { SqlApiTokenRepository } from './api-token-repository.ts';
+import { SqlGovernanceRepository } from './governance-repository.ts';
 import { SqlLogRepository } from './log-repository.ts';
 import type { SqlContext } from './sql-context.ts';
+import { SqlUsedTokenIdRepository } from './used-token-id-repository.ts';
 
 /** The repositories of one unit of work over `context`. */
 export function createSqlSession(context: SqlContext): StorageSession {
   return {
     apiTokens: new SqlApiTokenRepository(context),
     log: new SqlLogRepository(context),
+    governance: new SqlGovernanceRepository(context),
+    usedTokenIds: new SqlUsedTokenIdRepository(context),
   };
 }

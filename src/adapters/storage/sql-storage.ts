@@ -7,11 +7,13 @@ import type { Kysely } from 'kysely';
 import { isAppError } from '../../core/errors.ts';
 import type {
   ApiTokenRepository,
+  GovernanceRepository,
   LogRepository,
   Storage,
   StorageEngine,
   StorageHealth,
   StorageSession,
+  UsedTokenIdRepository,
 } from '../../core/ports.ts';
 import { CODE_SCHEMA_VERSION } from './migrations/migrations.ts';
 import { readSchemaVersion } from './migrations/run-migrations.ts';
@@ -41,6 +43,8 @@ export class SqlStorage implements Storage {
   readonly db: Kysely<StorageSchema>;
   readonly apiTokens: ApiTokenRepository;
   readonly log: LogRepository;
+  readonly governance: GovernanceRepository;
+  readonly usedTokenIds: UsedTokenIdRepository;
   readonly #guard: ConnectionGuard;
   readonly #root: RootSqlContext;
   readonly #onClose: (() => void) | undefined;
@@ -56,6 +60,8 @@ export class SqlStorage implements Storage {
     this.#root = new RootSqlContext(options.engine, options.db, options.guard);
     const session = createSqlSession(this.#root);
     this.apiTokens = session.apiTokens;
+    this.governance = session.governance;
+    this.usedTokenIds = session.usedTokenIds;
     this.log = session.log;
   }
 

@@ -54,6 +54,33 @@ export interface LogStateTable {
   tree_size: Int;
 }
 
+export interface GovernanceVersionsTable {
+  version: Int;
+  file_name: string;
+  file_text: string;
+  /** `sha256:<hex>` of the file's UTF-8 bytes. */
+  file_sha256: string;
+  /** RFC 8785 canonical JSON of the validated governance snapshot. */
+  document: string;
+  /** JSON of the Cedar schema source `{ name, text, location? }`. */
+  policy_schema: string;
+  /** JSON array of the Cedar policy sources. */
+  policy_sources: string;
+  policy_hash: string;
+  /** Epoch milliseconds. */
+  applied_at: Int;
+  applied_by_kind: string;
+  applied_by_id: string;
+  applied_by_name: string;
+}
+
+export interface UsedTokenIdsTable {
+  issuer: string;
+  token_id: string;
+  /** Epoch milliseconds. */
+  expires_at: Int;
+}
+
 /** Every table Countersign owns. Add a table here when a migration creates it. */
 export interface StorageSchema {
   schema_migrations: SchemaMigrationsTable;
@@ -62,4 +89,6 @@ export interface StorageSchema {
   log_nodes: LogNodesTable;
   log_checkpoints: LogCheckpointsTable;
   log_state: LogStateTable;
+  governance_versions: GovernanceVersionsTable;
+  used_token_ids: UsedTokenIdsTable;
 }

@@ -47,6 +47,7 @@ export const serveCommand: CliCommand = {
         storage: config.storage.engine,
         dataDir: config.dataDir,
         ...(service.demo === undefined ? {} : { demoAdminTokenFile: service.demo.adminTokenPath }),
+        ...(service.devIssuer === undefined ? {} : { devIssuerUrl: service.devIssuer.url }),
       });
     } else {
       const lines = [
@@ -55,6 +56,11 @@ export const serveCommand: CliCommand = {
       if (service.demo !== undefined) {
         lines.push(
           `Demo workspace ready. Admin API token ${service.demo.created ? 'created' : 'reused'}: ${service.demo.adminTokenPath} (mode 0600)`,
+        );
+      }
+      if (service.devIssuer !== undefined) {
+        lines.push(
+          `Development OIDC issuer (INSECURE, loopback only) at ${service.devIssuer.url}, trusted by the demo governance (version ${String(service.demo?.governanceVersion ?? 0)}).`,
         );
       }
       lines.push(
@@ -67,6 +73,8 @@ export const serveCommand: CliCommand = {
       if (service.demo !== undefined) {
         lines.push(
           `  curl -H "Authorization: Bearer $(cat ${service.demo.adminTokenPath})" ${url}/v1/tokens`,
+          `  TOKEN=$(npm run -s countersign -- dev token --data-dir ${config.dataDir})`,
+          `  curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"product":"demo","channel":"dev"}' ${url}/v1/decisions`,
         );
       }
       lines.push('', 'Stop with Ctrl+C.');

@@ -4,7 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { ApiTokenView } from '../../app/api-tokens.ts';
 import { AppError } from '../../core/errors.ts';
-import { requireApiToken } from '../authenticate.ts';
+import { principalOf, requireApiToken } from '../authenticate.ts';
 import type { RouteModule } from '../server-deps.ts';
 import { strictObject } from '../typebox.ts';
 
@@ -87,7 +87,13 @@ export const tokenRoutes: RouteModule = {
             : expiresInSeconds !== undefined
               ? new Date(deps.clock.now().getTime() + expiresInSeconds * 1000)
               : null;
-        const created = await apiTokens.createToken({ name, role, expiresAt: expiry });
+        const principal = principalOf(request);
+        const created = await apiTokens.createToken({
+          name,
+          role,
+          expiresAt: expiry,
+          createdBy: { kind: 'api-token', id: principal.tokenId, name: principal.name },
+        });
         // The secret must not linger in caches or proxies.
         return reply
           .code(201)
@@ -122,7 +128,16 @@ export const tokenRoutes: RouteModule = {
           response: { 200: TokenSchema },
         },
       },
-      async (request) => renderToken(await apiTokens.revokeToken(request.params.id)),
+      async (request) => {
+        const principal = principalOf(request);
+        return renderToken(
+          await apiTokens.revokeToken(request.params.id, {
+            kind: 'api-token',
+            id: principal.tokenId,
+            name: principal.name,
+          }),
+        );
+      },
     );
   },
 };

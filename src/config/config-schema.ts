@@ -52,6 +52,12 @@ export const SETTING_SCHEMAS = {
     pattern: '^[^\\s+](?:[^\\x00-\\x1f+]*[^\\s+])?$',
   }),
   'log.keyFile': Type.String({ minLength: 1, maxLength: 4096 }),
+  'keys.backend': Type.Union([Type.Literal('keystore'), Type.Literal('pkcs11')]),
+  'keys.keystoreDir': Type.String({ minLength: 1, maxLength: 4096 }),
+  'keys.kekFile': Type.String({ minLength: 1, maxLength: 4096 }),
+  'keys.pkcs11Module': Type.String({ minLength: 1, maxLength: 4096 }),
+  'keys.pkcs11Token': Type.String({ minLength: 1, maxLength: 32 }),
+  'keys.pkcs11Pin': Type.String({ minLength: 1, maxLength: 256 }),
   'limits.bodyBytes': Type.Integer(BYTES),
   'limits.evidenceBodyBytes': Type.Integer(BYTES),
   demo: Type.Boolean(),
@@ -83,6 +89,12 @@ export const SETTING_SOURCES: Readonly<Record<SettingKey, SettingSource>> = {
   'logging.level': { env: 'COUNTERSIGN_LOG_LEVEL', flag: 'log-level' },
   'log.origin': { env: 'COUNTERSIGN_LOG_ORIGIN' },
   'log.keyFile': { env: 'COUNTERSIGN_LOG_KEY_FILE' },
+  'keys.backend': { env: 'COUNTERSIGN_KEY_BACKEND' },
+  'keys.keystoreDir': { env: 'COUNTERSIGN_KEYSTORE_DIR' },
+  'keys.kekFile': { env: 'COUNTERSIGN_KEYSTORE_KEK_FILE' },
+  'keys.pkcs11Module': { env: 'COUNTERSIGN_PKCS11_MODULE' },
+  'keys.pkcs11Token': { env: 'COUNTERSIGN_PKCS11_TOKEN' },
+  'keys.pkcs11Pin': { env: 'COUNTERSIGN_PKCS11_PIN' },
   'limits.bodyBytes': { env: 'COUNTERSIGN_LIMITS_BODY_BYTES' },
   'limits.evidenceBodyBytes': { env: 'COUNTERSIGN_LIMITS_EVIDENCE_BODY_BYTES' },
   demo: { env: 'COUNTERSIGN_DEMO', flag: 'demo' },
@@ -120,6 +132,19 @@ export const CONFIG_FILE_SCHEMA = Type.Object(
     logging: Type.Optional(Type.Object({ level: leaf('logging.level') }, STRICT)),
     log: Type.Optional(
       Type.Object({ origin: leaf('log.origin'), keyFile: leaf('log.keyFile') }, STRICT),
+    ),
+    keys: Type.Optional(
+      Type.Object(
+        {
+          backend: leaf('keys.backend'),
+          keystoreDir: leaf('keys.keystoreDir'),
+          kekFile: leaf('keys.kekFile'),
+          pkcs11Module: leaf('keys.pkcs11Module'),
+          pkcs11Token: leaf('keys.pkcs11Token'),
+          // No pkcs11Pin here: a PIN belongs in COUNTERSIGN_PKCS11_PIN, never in a file.
+        },
+        STRICT,
+      ),
     ),
     limits: Type.Optional(
       Type.Object(

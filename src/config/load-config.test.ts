@@ -47,6 +47,11 @@ describe('loadConfig', () => {
         },
         logging: { level: 'info' },
         log: { origin: null, keyFile: join(cwd, '.countersign', 'keys', 'log.pem') },
+        keys: {
+          backend: 'keystore',
+          keystoreDir: join(cwd, '.countersign', 'keys', 'keystore'),
+          kekFile: join(cwd, '.countersign', 'keys', 'keystore.kek'),
+        },
         limits: { bodyBytes: 65_536, evidenceBodyBytes: 8_388_608 },
         demo: false,
         configFile: null,
@@ -215,6 +220,16 @@ describe('loadConfig', () => {
           ['COUNTERSIGN_LOG_ORIGIN log.origin'],
         );
       }
+    });
+  });
+
+  describe('keys', () => {
+    it('needs module, token and PIN for a PKCS#11 backend, reporting each missing one', () => {
+      assert.deepEqual(problemsOf(() => load({ env: { COUNTERSIGN_KEY_BACKEND: 'pkcs11' } })).sort(), [
+        'keys.pkcs11Module',
+        'keys.pkcs11Pin',
+        'keys.pkcs11Token',
+      ].map((key) => `- ${key}`).sort());
     });
   });
 

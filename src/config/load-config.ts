@@ -48,6 +48,14 @@ export interface Config {
    * owner-only; default `<dataDir>/keys/log.pem`, created on first start).
    */
   readonly log: { readonly origin: string | null; readonly keyFile: string };
+  /**
+   * Where private keys live (CA, TSA): an encrypted keystore directory (default, its key-encryption
+   * key in `kekFile`, created on first start) or a PKCS#11 token. `pkcs11Pin` is a secret: it
+   * comes only from COUNTERSIGN_PKCS11_PIN and is printed redacted.
+   */
+  readonly keys:
+    | { readonly backend: 'keystore'; readonly keystoreDir: string; readonly kekFile: string }
+    | { readonly backend: 'pkcs11'; readonly pkcs11Module: string; readonly pkcs11Token: string; readonly pkcs11Pin: string };
   /** Request body limits in bytes: `bodyBytes` for ordinary JSON routes, `evidenceBodyBytes` for routes carrying attestations. */
   readonly limits: { readonly bodyBytes: number; readonly evidenceBodyBytes: number };
   /** Serve a ready-made demo workspace (`npm start`). */
@@ -123,6 +131,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const dataDir = resolve(dataDirBase, value<string>('dataDir', CONFIG_DEFAULTS.dataDir));
 
   const storage = resolveStorage(pick, errors);
+  const keys = resolveKeys(pick, value, dataDir, errors);
   const origin = value<string | undefined>('log.origin', undefined) ?? null;
   const keyFileCandidate = value<string | undefined>('log.keyFile', undefined);
   const keyFile = resolve(dataDir, keyFileCandidate ?? join('keys', 'log.pem'));
@@ -141,6 +150,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     storage,
     logging: { level: value<LogLevel>('logging.level', CONFIG_DEFAULTS.logLevel) },
     log: { origin, keyFile },
+    keys,
     limits: {
       bodyBytes: value<number>('limits.bodyBytes', CONFIG_DEFAULTS.bodyBytes),
       evidenceBodyBytes: value<number>(
@@ -492,4 +502,30 @@ function deepFreeze<T>(value: T): T {
     for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
+}
+
+function resolveKeys(
+  pick: (key: SettingKey) => Candidate | undefined,
+  value: <T>(key: SettingKey, fallback: T) => T,
+  dataDir: string,
+  errors: FieldError[],
+): Config['keys'] {
+  const backend = value<'keystore' | 'pkcs11'>('keys.backend', 'keystore');
+  if (backend === 'keystore') {
+    return {
+      backend,
+      keystoreDir: resolve(dataDir, value<string>('keys.keystoreDir', join('keys', 'keystore'))),
+      kekFile: resolve(dataDir, value<string>('keys.kekFile', join('keys', 'keystore.kek'))),
+    };
+  }
+  const missing = (['keys.pkcs11Module', 'keys.pkcs11Token', 'keys.pkcs11Pin'] as const).filter((key) => pick(key) === undefined);
+  for (const key of missing) {
+    errors.push({ path: key, message: `is required when keys.backend is pkcs11 (set ${SETTING_SOURCES[key].env})` });
+  }
+  return {
+    backend,
+    pkcs11Module: value<string>('keys.pkcs11Module', ''),
+    pkcs11Token: value<string>('keys.pkcs11Token', ''),
+    pkcs11Pin: value<string>('keys.pkcs11Pin', ''),
+  };
 }

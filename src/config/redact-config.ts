@@ -17,6 +17,7 @@ export function redactConfig(config: Config): Config {
       ...config.storage,
       url: config.storage.url === null ? null : redactUrl(config.storage.url),
     },
+    keys: config.keys.backend === 'pkcs11' ? { ...config.keys, pkcs11Pin: REDACTED } : config.keys,
   };
 }
 

@@ -30,6 +30,8 @@ export interface StorageSession {
   readonly log: LogRepository;
   readonly governance: GovernanceRepository;
   readonly usedTokenIds: UsedTokenIdRepository;
+  readonly pki: PkiStore;
+  readonly signings: SigningRepository;
 }
 
 /** Durable storage. Every method throws `AppError('STORAGE_UNAVAILABLE')` when the engine is unreachable. */
@@ -366,4 +368,35 @@ export interface EphemeralKey {
 
 export interface EphemeralKeyFactory {
   create(): EphemeralKey;
+}
+
+/** One signature the service made: the index of what the log holds (DESIGN.md §5 SigningRequest). */
+export interface SigningRecord {
+  readonly id: string;
+  readonly product: string;
+  readonly channel: string;
+  readonly kind: 'artifact' | 'attestation';
+  readonly subjectName: string;
+  readonly digestAlgorithm: string;
+  /** Lower-case hex. */
+  readonly digestValue: string;
+  /** The workload identity URI the leaf certificate names. */
+  readonly identity: string;
+  /** The workload's OIDC issuer. */
+  readonly issuer: string;
+  /** The log entry of the signature. */
+  readonly logIndex: bigint;
+  /** The log entry of the `signing.decided` event that allowed it. */
+  readonly decisionLogIndex: bigint;
+  readonly createdAt: Date;
+}
+
+export interface SigningRepository {
+  /** Written in the transaction of the signature's log entry. Throws CONFLICT on a repeated id or log index. */
+  insert(record: SigningRecord): Promise<void>;
+  /** Attaches the bundle (JSON text) once the log has answered. Throws NOT_FOUND. */
+  attachBundle(id: string, bundle: string): Promise<void>;
+  findById(id: string): Promise<(SigningRecord & { readonly bundle: string | null }) | undefined>;
+  /** Newest first, at most `limit` (capped at 1000). */
+  list(options: { readonly product?: string; readonly channel?: string; readonly limit: number }): Promise<SigningRecord[]>;
 }

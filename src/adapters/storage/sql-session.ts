@@ -7,6 +7,8 @@ import type { StorageSession } from '../../core/ports.ts';
 import { SqlApiTokenRepository } from './api-token-repository.ts';
 import { SqlGovernanceRepository } from './governance-repository.ts';
 import { SqlLogRepository } from './log-repository.ts';
+import { SqlPkiRepository } from './pki-repository.ts';
+import { SqlSigningRepository } from './signing-repository.ts';
 import type { SqlContext } from './sql-context.ts';
 import { SqlUsedTokenIdRepository } from './used-token-id-repository.ts';
 
@@ -17,5 +19,7 @@ export function createSqlSession(context: SqlContext): StorageSession {
     log: new SqlLogRepository(context),
     governance: new SqlGovernanceRepository(context),
     usedTokenIds: new SqlUsedTokenIdRepository(context),
+    pki: new SqlPkiRepository(context),
+    signings: new SqlSigningRepository(context),
   };
 }

@@ -9,6 +9,8 @@ import type {
   ApiTokenRepository,
   GovernanceRepository,
   LogRepository,
+  PkiStore,
+  SigningRepository,
   Storage,
   StorageEngine,
   StorageHealth,
@@ -45,6 +47,8 @@ export class SqlStorage implements Storage {
   readonly log: LogRepository;
   readonly governance: GovernanceRepository;
   readonly usedTokenIds: UsedTokenIdRepository;
+  readonly pki: PkiStore;
+  readonly signings: SigningRepository;
   readonly #guard: ConnectionGuard;
   readonly #root: RootSqlContext;
   readonly #onClose: (() => void) | undefined;
@@ -62,6 +66,8 @@ export class SqlStorage implements Storage {
     this.apiTokens = session.apiTokens;
     this.governance = session.governance;
     this.usedTokenIds = session.usedTokenIds;
+    this.pki = session.pki;
+    this.signings = session.signings;
     this.log = session.log;
   }
 

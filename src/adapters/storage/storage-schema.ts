@@ -91,4 +91,39 @@ export interface StorageSchema {
   log_state: LogStateTable;
   governance_versions: GovernanceVersionsTable;
   used_token_ids: UsedTokenIdsTable;
+  pki_certificates: PkiCertificatesTable;
+  signings: SigningsTable;
+}
+
+export interface PkiCertificatesTable {
+  /** `root-ca`, `tsa` or `channel-ca:<product>/<channel>`: one row each. */
+  scope: string;
+  role: string;
+  product: string | null;
+  channel: string | null;
+  key_id: string;
+  certificate: Uint8Array;
+  serial_number: string;
+  /** Epoch milliseconds. */
+  not_before: Int;
+  not_after: Int;
+  created_at: Int;
+}
+
+export interface SigningsTable {
+  id: string;
+  product: string;
+  channel: string;
+  kind: string;
+  subject_name: string;
+  digest_algorithm: string;
+  digest_value: string;
+  identity: string;
+  issuer: string;
+  log_index: Int;
+  decision_log_index: Int;
+  /** The bundle JSON, attached after the log answered. */
+  bundle: string | null;
+  /** Epoch milliseconds. */
+  created_at: Int;
 }

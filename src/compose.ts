@@ -28,7 +28,12 @@ import {
   type DevTokenOptions,
 } from './adapters/identity/dev-issuer.ts';
 import { createOidcVerifier } from './adapters/identity/oidc-verifier.ts';
+import { createEphemeralKeyFactory } from './adapters/keys/ephemeral-key.ts';
+import { createKeyBackend } from './adapters/keys/create-key-backend.ts';
 import { loadOrCreateFileKey } from './adapters/keys/file-key.ts';
+import { ensureKekFile } from './adapters/keys/kek-file.ts';
+import { ensurePki, openTimestampAuthorityLazily, type PkiDeps } from './app/pki.ts';
+import { createSigningService } from './app/sign.ts';
 import { createCedarPolicyEngine } from './adapters/policy/cedar-policy-engine.ts';
 import { readShippedPolicies } from './adapters/policy/read-policy-set.ts';
 import { ensureDemoWorkspace, type DemoWorkspace } from './app/demo-workspace.ts';
@@ -40,7 +45,7 @@ import { openSecretFile } from './adapters/system/secret-file.ts';
 import { systemClock } from './adapters/system/system-clock.ts';
 import type { Config } from './config/load-config.ts';
 import { AppError } from './core/errors.ts';
-import type { Clock, Random, Storage, TokenIdStore } from './core/ports.ts';
+import type { Clock, KeyBackend, KeyHandle, Random, Storage, TokenIdStore } from './core/ports.ts';
 import { createServer } from './http/create-server.ts';
 import type { AppServices, ReadinessCheck, RouteModule, Server } from './http/server-deps.ts';
 
@@ -73,6 +78,8 @@ export interface ComposeOverrides {
   readonly readinessChecks?: readonly ReadinessCheck[];
   /** Used instead of the storage-backed store of single-use workload-token ids. */
   readonly tokenIds?: TokenIdStore;
+  /** Used instead of the configured key backend; the caller keeps ownership and closes it. */
+  readonly keys?: KeyBackend;
 }
 
 /** Adapters and use cases, without the HTTP server (`countersign init` needs no more). */
@@ -87,6 +94,10 @@ export interface ComposedApp {
   readonly log: TransparencyLog;
   /** The governance in force (cached per version). */
   readonly governance: GovernanceState;
+  /** Where CA and TSA keys live. */
+  readonly keys: KeyBackend;
+  /** The PKI (root, channel CAs, TSA) over `keys` and storage. */
+  readonly pki: PkiDeps;
   /** Closes what this composition opened (storage, unless it was an override). */
   close(): Promise<void>;
 }
@@ -139,9 +150,19 @@ export async function composeApp(
     overrides.storage ??
     (await openStorage(storageOptionsOf(config), { migrate: options.migrate ?? false }));
   let log: TransparencyLog;
+  let keys: KeyBackend;
+  let logKey: KeyHandle;
   try {
-    log = await openConfiguredLog(config, storage, clock, logger);
+    logKey = loadOrCreateFileKey({ path: config.log.keyFile, id: 'log', purpose: 'log' });
+    log = await openConfiguredLog(config, storage, clock, logger, logKey);
   } catch (error) {
+    if (ownsStorage) await storage.close();
+    throw error;
+  }
+  try {
+    keys = overrides.keys ?? (await openConfiguredKeys(config));
+  } catch (error) {
+    await log.close();
     if (ownsStorage) await storage.close();
     throw error;
   }
@@ -150,6 +171,7 @@ export async function composeApp(
     compiler = await loadPolicyCompiler();
   } catch (error) {
     await log.close();
+    await keys.close();
     if (ownsStorage) await storage.close();
     throw error;
   }
@@ -160,7 +182,8 @@ export async function composeApp(
     compiler,
     createVerifier: (issuers) => createOidcVerifier({ issuers, clock, tokenIds }),
   });
-  const services: AppServices = {
+  const decisions = createSigningDecisions({ state: governance, events: log.events, clock });
+  const baseServices = {
     apiTokens: createApiTokens({ storage, clock, random, events: log.events }),
     log: log.reader,
     governance: createGovernanceAdmin({
@@ -170,8 +193,29 @@ export async function composeApp(
       compiler,
       state: governance,
     }),
-    decisions: createSigningDecisions({ state: governance, events: log.events, clock }),
+    decisions,
   };
+  const pki: PkiDeps = { serviceKeys: keys, store: storage.pki, clock, random };
+  const timestamps = openTimestampAuthorityLazily(pki);
+  const signing = createSigningService({
+    decisions,
+    pki,
+    ephemeralKeys: createEphemeralKeyFactory(),
+    log,
+    logKey,
+    logId: log.reader.info.logId,
+    timestamps,
+    signings: storage.signings,
+    clock,
+    random,
+    trust: {
+      pki: storage.pki,
+      log: storage.log,
+      logInfo: log.reader.info,
+      publicUrl: config.server.publicUrl,
+    },
+  });
+  const services: AppServices = { ...baseServices, signing, timestamps };
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -182,12 +226,37 @@ export async function composeApp(
     services,
     log,
     governance,
+    keys,
+    pki,
     close() {
-      closed ??= log.close().then(() => (ownsStorage ? storage.close() : undefined));
+      closed ??= log
+        .close()
+        .then(() => (overrides.keys === undefined ? keys.close() : undefined))
+        .then(() => (ownsStorage ? storage.close() : undefined));
       return closed;
     },
   };
 }
+
+/** The configured key backend; the keystore's KEK file is created on first start. */
+async function openConfiguredKeys(config: Config): Promise<KeyBackend> {
+  const { keys } = config;
+  switch (keys.backend) {
+    case 'keystore':
+      ensureKekFile(keys.kekFile);
+      return createKeyBackend({ kind: 'keystore', dir: keys.keystoreDir, kekFile: keys.kekFile });
+    case 'pkcs11':
+      return createKeyBackend({
+        kind: 'pkcs11',
+        module: keys.pkcs11Module,
+        tokenLabel: keys.pkcs11Token,
+        pin: keys.pkcs11Pin,
+      });
+  }
+}
+
+/** The channel the demo workspace entitles its development issuer on. */
+export const DEMO_CHANNELS = [{ product: 'demo', channel: 'dev' }] as const;
 
 /**
  * The log key (created on first start) and origin (derived from the public URL's host and the key
@@ -198,8 +267,8 @@ async function openConfiguredLog(
   storage: Storage,
   clock: Clock,
   logger: Logger,
+  logKey: KeyHandle,
 ): Promise<TransparencyLog> {
-  const logKey = loadOrCreateFileKey({ path: config.log.keyFile, id: 'log', purpose: 'log' });
   const origin =
     config.log.origin ??
     defaultLogOrigin(new URL(config.server.publicUrl).hostname, logKey.publicKeySpki);
@@ -243,6 +312,8 @@ export async function composeService(
     let demo: DemoWorkspace | undefined;
     if (config.demo) {
       devIssuer = await startDemoDevIssuer(config);
+      // An online root is fine for a demo; production uses `countersign ca init --offline`.
+      await ensurePki(app.pki, { organization: 'Countersign Demo', channels: DEMO_CHANNELS });
       demo = await ensureDemoWorkspace({
         apiTokens: app.services.apiTokens,
         adminTokenFile: openSecretFile(join(config.dataDir, DEMO_ADMIN_TOKEN_FILE)),
@@ -277,6 +348,19 @@ export async function composeService(
                     problem: readiness.problem ?? 'log not ready',
                   },
             );
+          },
+        },
+        {
+          name: 'keys',
+          check: async () => {
+            const health = await app.keys.health();
+            return health.ok
+              ? { ok: true }
+              : {
+                  ok: false,
+                  code: 'KEY_UNAVAILABLE' as const,
+                  problem: health.problem ?? 'the key backend cannot sign',
+                };
           },
         },
         ...(overrides.readinessChecks ?? []),
@@ -394,4 +478,22 @@ async function readRecordedIssuerUrl(keyDir: string): Promise<string | undefined
 /** Applies pending migrations to the configured database. Throws STORAGE_UNAVAILABLE, CONFIG_INVALID. */
 export async function migrateConfiguredStorage(config: Config): ReturnType<typeof migrateStorage> {
   return migrateStorage(storageOptionsOf(config));
+}
+
+/**
+ * What `countersign ca` runs on: the service's PKI (storage migrated, key backend open) and a way
+ * to open an offline root's own keystore.
+ */
+export async function composeCaEnvironment(config: Config): Promise<{
+  readonly pki: PkiDeps;
+  openOfflineRootKeys(dir: string, passphrase: string, create: boolean): Promise<KeyBackend>;
+  close(): Promise<void>;
+}> {
+  const app = await composeApp(config, { migrate: true });
+  return {
+    pki: app.pki,
+    openOfflineRootKeys: (dir, passphrase, create) =>
+      createKeyBackend({ kind: 'keystore', dir, passphrase, create }),
+    close: () => app.close(),
+  };
 }

@@ -367,3 +367,49 @@ function toRecord(
     createdAt,
   };
 }
+
+/**
+ * Makes sure the PKI exists with an online root and a CA for each of `channels`: what the demo
+ * workspace and single-node installations want. Idempotent. Production installations use
+ * `countersign ca init --offline` instead and keep the root key off the server.
+ */
+export async function ensurePki(
+  deps: PkiDeps,
+  options: {
+    readonly organization: string;
+    readonly channels: readonly { readonly product: string; readonly channel: string }[];
+  },
+): Promise<void> {
+  if ((await deps.store.find('root-ca')) === undefined) {
+    await initializePki(deps, { rootKeys: deps.serviceKeys, organization: options.organization });
+  }
+  for (const { product, channel } of options.channels) {
+    if ((await deps.store.find('channel-ca', { product, channel })) !== undefined) continue;
+    await issueChannelCa(deps, { rootKeys: deps.serviceKeys, product, channel });
+  }
+}
+
+/** The timestamp routes and the signing flow use only these two. */
+export type TimestampIssuer = Pick<TimestampAuthority, 'issue' | 'timestampSignature'>;
+
+/**
+ * The timestamp authority, opened on first use and kept: the service can start before the PKI
+ * exists (`countersign ca init` may run later). A failed open is retried on the next call.
+ */
+export function openTimestampAuthorityLazily(deps: PkiDeps): TimestampIssuer {
+  let authority: Promise<TimestampAuthority> | undefined;
+  const get = (): Promise<TimestampAuthority> => {
+    if (authority === undefined) {
+      const opening = openTimestampAuthority(deps);
+      authority = opening;
+      opening.catch(() => {
+        if (authority === opening) authority = undefined;
+      });
+    }
+    return authority;
+  };
+  return {
+    issue: async (request) => (await get()).issue(request),
+    timestampSignature: async (signature) => (await get()).timestampSignature(signature),
+  };
+}

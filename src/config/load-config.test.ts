@@ -225,11 +225,10 @@ describe('loadConfig', () => {
 
   describe('keys', () => {
     it('needs module, token and PIN for a PKCS#11 backend, reporting each missing one', () => {
-      assert.deepEqual(problemsOf(() => load({ env: { COUNTERSIGN_KEY_BACKEND: 'pkcs11' } })).sort(), [
-        'keys.pkcs11Module',
-        'keys.pkcs11Pin',
-        'keys.pkcs11Token',
-      ].map((key) => `- ${key}`).sort());
+      assert.deepEqual(
+        problemsOf(() => load({ env: { COUNTERSIGN_KEY_BACKEND: 'pkcs11' } })).sort(),
+        ['keys.pkcs11Module', 'keys.pkcs11Pin', 'keys.pkcs11Token'].map((key) => `- ${key}`).sort(),
+      );
     });
   });
 

@@ -55,7 +55,12 @@ export interface Config {
    */
   readonly keys:
     | { readonly backend: 'keystore'; readonly keystoreDir: string; readonly kekFile: string }
-    | { readonly backend: 'pkcs11'; readonly pkcs11Module: string; readonly pkcs11Token: string; readonly pkcs11Pin: string };
+    | {
+        readonly backend: 'pkcs11';
+        readonly pkcs11Module: string;
+        readonly pkcs11Token: string;
+        readonly pkcs11Pin: string;
+      };
   /** Request body limits in bytes: `bodyBytes` for ordinary JSON routes, `evidenceBodyBytes` for routes carrying attestations. */
   readonly limits: { readonly bodyBytes: number; readonly evidenceBodyBytes: number };
   /** Serve a ready-made demo workspace (`npm start`). */
@@ -518,9 +523,14 @@ function resolveKeys(
       kekFile: resolve(dataDir, value<string>('keys.kekFile', join('keys', 'keystore.kek'))),
     };
   }
-  const missing = (['keys.pkcs11Module', 'keys.pkcs11Token', 'keys.pkcs11Pin'] as const).filter((key) => pick(key) === undefined);
+  const missing = (['keys.pkcs11Module', 'keys.pkcs11Token', 'keys.pkcs11Pin'] as const).filter(
+    (key) => pick(key) === undefined,
+  );
   for (const key of missing) {
-    errors.push({ path: key, message: `is required when keys.backend is pkcs11 (set ${SETTING_SOURCES[key].env})` });
+    errors.push({
+      path: key,
+      message: `is required when keys.backend is pkcs11 (set ${SETTING_SOURCES[key].env})`,
+    });
   }
   return {
     backend,

@@ -398,5 +398,9 @@ export interface SigningRepository {
   attachBundle(id: string, bundle: string): Promise<void>;
   findById(id: string): Promise<(SigningRecord & { readonly bundle: string | null }) | undefined>;
   /** Newest first, at most `limit` (capped at 1000). */
-  list(options: { readonly product?: string; readonly channel?: string; readonly limit: number }): Promise<SigningRecord[]>;
+  list(options: {
+    readonly product?: string;
+    readonly channel?: string;
+    readonly limit: number;
+  }): Promise<SigningRecord[]>;
 }

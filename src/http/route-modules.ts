@@ -8,6 +8,8 @@ import { healthRoutes } from './routes/health.ts';
 import { logRoutes } from './routes/log.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { openApiRoutes } from './routes/openapi.ts';
+import { signingRoutes } from './routes/signing.ts';
+import { createTimestampRoutes } from './routes/timestamp.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 
 export const ROUTE_MODULES: readonly RouteModule[] = [
@@ -18,4 +20,10 @@ export const ROUTE_MODULES: readonly RouteModule[] = [
   logRoutes,
   governanceRoutes,
   decisionRoutes,
+  signingRoutes,
+  {
+    name: 'timestamp',
+    register: (server, context) =>
+      createTimestampRoutes(context.deps.services.timestamps).register(server, context),
+  },
 ];

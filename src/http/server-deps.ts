@@ -10,6 +10,8 @@ import type { ApiTokens } from '../app/api-tokens.ts';
 import type { GovernanceAdmin } from '../app/apply-governance.ts';
 import type { SigningDecisions } from '../app/decide-signing.ts';
 import type { LogReader } from '../app/read-log.ts';
+import type { TimestampIssuer } from '../app/pki.ts';
+import type { SigningService } from '../app/sign.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { Clock, Random, Storage } from '../core/ports.ts';
 import type { TypeBoxTypeProvider } from './typebox.ts';
@@ -32,6 +34,10 @@ export interface AppServices {
   readonly governance: GovernanceAdmin;
   /** Signing decisions for workload tokens (`/v1/decisions`). */
   readonly decisions: SigningDecisions;
+  /** Signatures and the trusted root (`/v1/sign`, `/v1/trust`). */
+  readonly signing: SigningService;
+  /** The RFC 3161 timestamp authority (`/v1/timestamp`). */
+  readonly timestamps: TimestampIssuer;
 }
 
 /** The configuration the HTTP layer reads (a subset of `Config`). */

@@ -27,6 +27,7 @@ describe('operations endpoints', () => {
         checks: [
           { name: 'storage', ok: true },
           { name: 'log', ok: true },
+          { name: 'keys', ok: true },
         ],
       });
     });
@@ -115,6 +116,7 @@ describe('GET /readyz', () => {
           [
             { name: 'storage', ok: false },
             { name: 'log', ok: false },
+            { name: 'keys', ok: true },
           ],
         );
         assert.ok(response.headers['retry-after']);
@@ -156,6 +158,7 @@ describe('GET /readyz', () => {
         assert.deepEqual(body['checks'], [
           { name: 'storage', ok: true },
           { name: 'log', ok: true },
+          { name: 'keys', ok: true },
           { name: 'witness-quorum', ok: false, problem: 'checkpoint does not match the tree' },
           { name: 'keys', ok: false, problem: 'the check failed' },
           { name: 'witness', ok: false, problem: 'witness unreachable' },

@@ -6,16 +6,13 @@
  * usable (purpose `read`: its `jti` is not consumed).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import { SUBJECT_DIGEST_ALGORITHMS } from '../../app/decide-signing.ts';
 import { AppError } from '../../core/errors.ts';
-import { MAX_TOKEN_BYTES } from '../../core/governance/issuer.ts';
 import { WAIVABLE_CHECKS } from '../../core/governance/governance.ts';
+import { MAX_TOKEN_BYTES } from '../../core/governance/issuer.ts';
 import type { RouteModule } from '../server-deps.ts';
+import { readWorkloadToken } from '../workload-token.ts';
 import { strictObject } from '../typebox.ts';
-
-/** `Bearer ` plus the largest token any issuer may be configured to accept. */
-const MAX_AUTHORIZATION_LENGTH = 7 + MAX_TOKEN_BYTES;
 
 const NAME = Type.String({ minLength: 1, maxLength: 128 });
 
@@ -113,7 +110,7 @@ export const decisionRoutes: RouteModule = {
       },
       async (request) => {
         const { identityToken: bodyToken, product, channel, subject, context } = request.body;
-        const headerToken = bearerToken(request);
+        const headerToken = readWorkloadToken(request);
         if (headerToken !== undefined && bodyToken !== undefined) {
           throw new AppError('INVALID_INPUT', 'send the identity token once: header or body', {
             errors: [
@@ -162,20 +159,3 @@ export const decisionRoutes: RouteModule = {
     );
   },
 };
-
-/**
- * The token of an `Authorization: Bearer …` header (attacker-controlled), or undefined. A header
- * that is present but not a bearer token is refused rather than ignored.
- */
-function bearerToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header === undefined) return undefined;
-  if (header.length > MAX_AUTHORIZATION_LENGTH) {
-    throw new AppError('UNAUTHENTICATED', 'the Authorization header is too large');
-  }
-  const match = /^Bearer +(\S+) *$/i.exec(header);
-  if (match?.[1] === undefined) {
-    throw new AppError('UNAUTHENTICATED', 'the Authorization header is not a bearer token');
-  }
-  return match[1];
-}

@@ -46,7 +46,7 @@ function mediaTypeOf(header: string | undefined): string {
  * The timestamp route module over `authority`. Register it with the other route modules; it
  * installs its own raw-body parser, scoped to this route.
  */
-export function createTimestampRoutes(authority: TimestampAuthority): RouteModule {
+export function createTimestampRoutes(authority: Pick<TimestampAuthority, 'issue'>): RouteModule {
   return {
     name: 'timestamp',
     register(server, { metrics }) {

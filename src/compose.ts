@@ -44,8 +44,16 @@ import { cryptoRandom } from './adapters/system/crypto-random.ts';
 import { openSecretFile } from './adapters/system/secret-file.ts';
 import { systemClock } from './adapters/system/system-clock.ts';
 import type { Config } from './config/load-config.ts';
-import { AppError } from './core/errors.ts';
-import type { Clock, KeyBackend, KeyHandle, Random, Storage, TokenIdStore } from './core/ports.ts';
+import { AppError, isAppError } from './core/errors.ts';
+import type {
+  Clock,
+  KeyBackend,
+  KeyHandle,
+  KeyPurpose,
+  Random,
+  Storage,
+  TokenIdStore,
+} from './core/ports.ts';
 import { createServer } from './http/create-server.ts';
 import type { AppServices, ReadinessCheck, RouteModule, Server } from './http/server-deps.ts';
 
@@ -153,16 +161,19 @@ export async function composeApp(
   let keys: KeyBackend;
   let logKey: KeyHandle;
   try {
-    logKey = loadOrCreateFileKey({ path: config.log.keyFile, id: 'log', purpose: 'log' });
-    log = await openConfiguredLog(config, storage, clock, logger, logKey);
+    keys = overrides.keys ?? (await openConfiguredKeys(config));
   } catch (error) {
     if (ownsStorage) await storage.close();
     throw error;
   }
   try {
-    keys = overrides.keys ?? (await openConfiguredKeys(config));
+    logKey =
+      config.log.keyFile === null
+        ? await obtainKey(keys, LOG_KEY_ID, 'log')
+        : loadOrCreateFileKey({ path: config.log.keyFile, id: LOG_KEY_ID, purpose: 'log' });
+    log = await openConfiguredLog(config, storage, clock, logger, logKey);
   } catch (error) {
-    await log.close();
+    if (overrides.keys === undefined) await keys.close();
     if (ownsStorage) await storage.close();
     throw error;
   }
@@ -236,6 +247,25 @@ export async function composeApp(
       return closed;
     },
   };
+}
+
+/** The id of the log key in the key backend. */
+export const LOG_KEY_ID = 'log';
+
+/** The key `id` of `purpose`, created in the backend on first use. */
+async function obtainKey(keys: KeyBackend, id: string, purpose: KeyPurpose): Promise<KeyHandle> {
+  try {
+    return await keys.getKey(id, purpose);
+  } catch (error) {
+    if (!isAppError(error, 'NOT_FOUND')) throw error;
+  }
+  try {
+    return await keys.createKey(id, purpose);
+  } catch (error) {
+    // Another replica created it first.
+    if (isAppError(error, 'CONFLICT')) return keys.getKey(id, purpose);
+    throw error;
+  }
 }
 
 /** The configured key backend; the keystore's KEK file is created on first start. */

@@ -46,7 +46,7 @@ describe('loadConfig', () => {
           connectTimeoutMs: 5_000,
         },
         logging: { level: 'info' },
-        log: { origin: null, keyFile: join(cwd, '.countersign', 'keys', 'log.pem') },
+        log: { origin: null, keyFile: null },
         keys: {
           backend: 'keystore',
           keystoreDir: join(cwd, '.countersign', 'keys', 'keystore'),
@@ -233,8 +233,14 @@ describe('loadConfig', () => {
   });
 
   describe('log.keyFile', () => {
-    it('defaults to keys/log.pem in the data directory', () => {
-      const config = load({ env: { COUNTERSIGN_DATA_DIR: '/srv/cs' } });
+    it('is null by default: the log key lives in the key backend', () => {
+      assert.equal(load({ env: { COUNTERSIGN_DATA_DIR: '/srv/cs' } }).log.keyFile, null);
+    });
+
+    it('resolves an explicit file against the data directory', () => {
+      const config = load({
+        env: { COUNTERSIGN_DATA_DIR: '/srv/cs', COUNTERSIGN_LOG_KEY_FILE: 'keys/log.pem' },
+      });
       assert.equal(config.log.keyFile, '/srv/cs/keys/log.pem');
     });
   });

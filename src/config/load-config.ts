@@ -44,10 +44,10 @@ export interface Config {
   readonly logging: { readonly level: LogLevel };
   /**
    * The transparency log. `origin` is the C2SP checkpoint origin (null: derived from the public
-   * URL's host and the log key, see `defaultLogOrigin`); `keyFile` the log key (PKCS#8 PEM,
-   * owner-only; default `<dataDir>/keys/log.pem`, created on first start).
+   * URL's host and the log key, see `defaultLogOrigin`); `keyFile` an explicit log key file
+   * (PKCS#8 PEM, owner-only; null: the key `log` in the key backend, created on first start).
    */
-  readonly log: { readonly origin: string | null; readonly keyFile: string };
+  readonly log: { readonly origin: string | null; readonly keyFile: string | null };
   /**
    * Where private keys live (CA, TSA): an encrypted keystore directory (default, its key-encryption
    * key in `kekFile`, created on first start) or a PKCS#11 token. `pkcs11Pin` is a secret: it
@@ -139,7 +139,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const keys = resolveKeys(pick, value, dataDir, errors);
   const origin = value<string | undefined>('log.origin', undefined) ?? null;
   const keyFileCandidate = value<string | undefined>('log.keyFile', undefined);
-  const keyFile = resolve(dataDir, keyFileCandidate ?? join('keys', 'log.pem'));
+  const keyFile = keyFileCandidate === undefined ? null : resolve(dataDir, keyFileCandidate);
 
   if (errors.length > 0) {
     const count = errors.length === 1 ? '1 problem' : `${String(errors.length)} problems`;

@@ -249,6 +249,9 @@ export async function composeApp(
   };
 }
 
+/** Log entry kinds that carry signatures (the crash hook fires only on these). */
+const SIGNATURE_ENTRY_KINDS = new Set(['hashedrekord/0.0.1', 'dsse/0.0.1']);
+
 /** The id of the log key in the key backend. */
 export const LOG_KEY_ID = 'log';
 
@@ -311,7 +314,22 @@ async function openConfiguredLog(
       'the database schema is not current; run countersign migrate',
     );
   }
-  const log = await openTransparencyLog({ storage, clock, logKey, origin });
+  const crashAt = config.testCrashAt;
+  const log = await openTransparencyLog({
+    storage,
+    clock,
+    logKey,
+    origin,
+    ...(crashAt === null
+      ? {}
+      : {
+          // Test-only (threat-model FT-1): die without warning inside a signature's batch.
+          faultHook: (point, kinds) => {
+            if (point === crashAt && kinds.some((kind) => SIGNATURE_ENTRY_KINDS.has(kind)))
+              process.kill(process.pid, 'SIGKILL');
+          },
+        }),
+  });
   if (!log.integrity.ok)
     logger.error(
       {

@@ -84,8 +84,11 @@ export interface LogSequencerOptions {
   readonly maxBatchEntries?: number;
   /** Most entries waiting; beyond it `append` fails fast with 503 (default 65536). */
   readonly maxPendingEntries?: number;
-  /** Test-only fault injection (threat-model FT-1): called at named points of a batch. */
-  readonly faultHook?: (point: 'before-commit' | 'after-commit') => void;
+  /**
+   * Test-only fault injection (threat-model FT-1): called at named points of a batch with the
+   * kinds of the entries it appends, so a test can kill the process exactly there.
+   */
+  readonly faultHook?: LogFaultHook;
 }
 
 export interface LogSequencer {
@@ -98,6 +101,10 @@ export interface LogSequencer {
   /** Stops taking entries and waits for the batch in flight. */
   close(): Promise<void>;
 }
+
+/** Where a batch can be interrupted by a test: inside the transaction, or right after COMMIT. */
+export type LogFaultPoint = 'before-commit' | 'after-commit';
+export type LogFaultHook = (point: LogFaultPoint, entryKinds: readonly string[]) => void;
 
 /** Bounds on what the log accepts (every input is bounded). */
 export const MAX_ENTRY_BYTES = 65_535; // the C2SP entry bundle length prefix is 16 bits
@@ -244,7 +251,10 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
             nodes: appended.nodes,
             checkpoint,
           });
-          options.faultHook?.('before-commit');
+          options.faultHook?.(
+            'before-commit',
+            entries.map((e) => e.kind),
+          );
         }
         outcome = {
           base,
@@ -271,7 +281,10 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
     if (outcome === undefined)
       throw new AppError('INTERNAL', 'the log transaction produced no batch');
     state = outcome.state;
-    options.faultHook?.('after-commit');
+    options.faultHook?.(
+      'after-commit',
+      outcome.entries.map((e) => e.kind),
+    );
     return outcome;
   }
 

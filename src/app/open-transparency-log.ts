@@ -11,7 +11,7 @@ import { checkLogIntegrity } from './check-log-integrity.ts';
 import type { LogIntegrityReport } from './check-log-integrity.ts';
 import { createLogNoteVerifier, describeLog } from './log-keys.ts';
 import { openLogSequencer } from './log-sequencer.ts';
-import type { LogAppend, LogAppendResult, LogSequencer } from './log-sequencer.ts';
+import type { LogAppend, LogAppendResult, LogFaultHook, LogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
 import type { LogReader } from './read-log.ts';
 
@@ -35,6 +35,8 @@ export interface OpenTransparencyLogOptions {
   readonly origin: string;
   /** Reports progress of the start-up check on large logs. */
   readonly onIntegrityProgress?: (checked: bigint, total: bigint) => void;
+  /** Test-only: see `LogSequencerOptions.faultHook`. */
+  readonly faultHook?: LogFaultHook;
 }
 
 /**
@@ -51,7 +53,13 @@ export async function openTransparencyLog(
   let sequencer: LogSequencer | undefined;
   let problem: string | undefined;
   if (integrity.ok) {
-    sequencer = await openLogSequencer({ storage, clock, logKey, origin });
+    sequencer = await openLogSequencer({
+      storage,
+      clock,
+      logKey,
+      origin,
+      ...(options.faultHook === undefined ? {} : { faultHook: options.faultHook }),
+    });
   } else {
     const where =
       integrity.firstBadIndex === undefined ? '' : ` at index ${integrity.firstBadIndex}`;

@@ -61,6 +61,9 @@ export const SETTING_SCHEMAS = {
   'limits.bodyBytes': Type.Integer(BYTES),
   'limits.evidenceBodyBytes': Type.Integer(BYTES),
   demo: Type.Boolean(),
+  // Test-only (threat-model FT-1): kill the process at this point of a batch that appends a
+  // signature. Environment only; never in a configuration file.
+  testCrashAt: Type.Union([Type.Literal('before-commit'), Type.Literal('after-commit')]),
 } as const satisfies Record<string, TSchema>;
 
 export type SettingKey = keyof typeof SETTING_SCHEMAS;
@@ -98,6 +101,7 @@ export const SETTING_SOURCES: Readonly<Record<SettingKey, SettingSource>> = {
   'limits.bodyBytes': { env: 'COUNTERSIGN_LIMITS_BODY_BYTES' },
   'limits.evidenceBodyBytes': { env: 'COUNTERSIGN_LIMITS_EVIDENCE_BODY_BYTES' },
   demo: { env: 'COUNTERSIGN_DEMO', flag: 'demo' },
+  testCrashAt: { env: 'COUNTERSIGN_TEST_CRASH_AT' },
 };
 
 const STRICT = { additionalProperties: false } as const;

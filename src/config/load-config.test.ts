@@ -54,6 +54,7 @@ describe('loadConfig', () => {
         },
         limits: { bodyBytes: 65_536, evidenceBodyBytes: 8_388_608 },
         demo: false,
+        testCrashAt: null,
         configFile: null,
       });
     });

@@ -65,6 +65,8 @@ export interface Config {
   readonly limits: { readonly bodyBytes: number; readonly evidenceBodyBytes: number };
   /** Serve a ready-made demo workspace (`npm start`). */
   readonly demo: boolean;
+  /** Test-only fault injection (COUNTERSIGN_TEST_CRASH_AT); null in every real deployment. */
+  readonly testCrashAt: 'before-commit' | 'after-commit' | null;
   /** The configuration file that was read, or null when none was. */
   readonly configFile: string | null;
 }
@@ -164,6 +166,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
       ),
     },
     demo: value<boolean>('demo', CONFIG_DEFAULTS.demo),
+    testCrashAt: value<'before-commit' | 'after-commit' | null>('testCrashAt', null),
     configFile: file.path ?? null,
   });
 }

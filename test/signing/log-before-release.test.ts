@@ -87,7 +87,7 @@ describe('a crash while a signature is being logged', () => {
       const dataDir = await mkdtemp(join(tmpdir(), `countersign-crash-${point}-`));
       try {
         // A first start sets up the demo workspace and its PKI.
-        await withServe(dataDir, {}, async () => undefined);
+        await withServe(dataDir, {}, () => Promise.resolve());
         await withServe(dataDir, { COUNTERSIGN_TEST_CRASH_AT: point }, async (url, exited) => {
           // Minted now: the development issuer's URL is that of this run.
           const token = await devToken(dataDir);

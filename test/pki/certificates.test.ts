@@ -8,7 +8,7 @@ import { createChannelCaCertificate } from '../../src/core/x509/create-channel-c
 import { createLeafCertificate } from '../../src/core/x509/create-leaf-certificate.ts';
 import { createRootCaCertificate } from '../../src/core/x509/create-root-ca-certificate.ts';
 import { createTsaCertificate } from '../../src/core/x509/create-tsa-certificate.ts';
-import { decodeUtf8String, parseDer } from '../../src/core/x509/der.ts';
+import { decodeUtf8String, parseDer } from '../../src/core/asn1/der.ts';
 import { FULCIO_OID } from '../../src/core/x509/oids.ts';
 import { parseCertificate } from '../../src/core/x509/parse-certificate.ts';
 import {

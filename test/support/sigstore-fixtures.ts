@@ -25,7 +25,7 @@ import {
   createTransparencyLogInstance,
   type TrustedRoot,
 } from '../../src/core/sigstore/trusted-root.ts';
-import { DER_TAG, contextTag, encodeDer, encodeOid } from '../../src/core/verify/der.ts';
+import { DER_TAG, contextTag, encodeTlv, encodeOid } from '../../src/core/asn1/der.ts';
 
 /** The signing time every fixture uses unless told otherwise. */
 export const FIXTURE_TIME = new Date('2026-03-01T12:00:00Z');
@@ -228,7 +228,7 @@ export function createTestCertificate(options: CertificateOptions): TestCertific
 
 /** DER UTF8String, the encoding of Fulcio's `1.3.6.1.4.1.57264.1.8` and friends. */
 export function encodeUtf8String(text: string): Uint8Array {
-  return encodeDer(DER_TAG.UTF8_STRING, new TextEncoder().encode(text));
+  return encodeTlv(DER_TAG.UTF8_STRING, new TextEncoder().encode(text));
 }
 
 /** Options for a Fulcio-style leaf. */
@@ -418,7 +418,7 @@ export function issueLeafWithSct(
       {
         oid: '1.3.6.1.4.1.11129.2.4.2',
         critical: false,
-        value: encodeDer(DER_TAG.OCTET_STRING, list),
+        value: encodeTlv(DER_TAG.OCTET_STRING, list),
       },
     ],
   });
@@ -584,10 +584,10 @@ export function createTimestampResponse(
   const hashAlgorithm = options.hashAlgorithm ?? 'sha256';
   const signer = options.signerCertificate ?? tsaLeaf;
   const signingKey = options.signingKey ?? tsaLeaf.key;
-  const seq = (...parts: Uint8Array[]) => encodeDer(DER_TAG.SEQUENCE, ...parts);
-  const set = (...parts: Uint8Array[]) => encodeDer(DER_TAG.SET, ...sortDer(parts));
-  const int = (value: number | bigint) => encodeDer(DER_TAG.INTEGER, integerBytes(BigInt(value)));
-  const octets = (bytes: Uint8Array) => encodeDer(DER_TAG.OCTET_STRING, bytes);
+  const seq = (...parts: Uint8Array[]) => encodeTlv(DER_TAG.SEQUENCE, ...parts);
+  const set = (...parts: Uint8Array[]) => encodeTlv(DER_TAG.SET, ...sortDer(parts));
+  const int = (value: number | bigint) => encodeTlv(DER_TAG.INTEGER, integerBytes(BigInt(value)));
+  const octets = (bytes: Uint8Array) => encodeTlv(DER_TAG.OCTET_STRING, bytes);
   const algorithm = (oid: string) => seq(encodeOid(oid));
   const genTime =
     options.genTimeText ??
@@ -597,7 +597,7 @@ export function createTimestampResponse(
     encodeOid(OIDS.tsaPolicy),
     seq(algorithm(OIDS[hashAlgorithm]), octets(digest(hashAlgorithm, data))),
     int(0x1234),
-    encodeDer(DER_TAG.GENERALIZED_TIME, new TextEncoder().encode(genTime)),
+    encodeTlv(DER_TAG.GENERALIZED_TIME, new TextEncoder().encode(genTime)),
     int(0x5eed),
   );
   const essHash = options.essCertificateHash ?? digest('sha256', signer.der);
@@ -615,21 +615,21 @@ export function createTimestampResponse(
   const signature = sign('sha256', signedAttributes, signingKey.privateKey);
   const signerInfo = seq(
     int(1),
-    seq(signer.issuerName, encodeDer(DER_TAG.INTEGER, signer.serialNumber)),
+    seq(signer.issuerName, encodeTlv(DER_TAG.INTEGER, signer.serialNumber)),
     algorithm(OIDS.sha256),
     // signedAttrs [0] IMPLICIT SET OF Attribute: the SET's contents under another tag.
-    encodeDer(contextTag(0, true), signedAttributes.subarray(headerLength(signedAttributes))),
+    encodeTlv(contextTag(0, true), signedAttributes.subarray(headerLength(signedAttributes))),
     algorithm(OIDS.ecdsaSha256),
     octets(new Uint8Array(signature)),
   );
   const signedData = seq(
     int(3),
     set(algorithm(OIDS.sha256)),
-    seq(encodeOid(OIDS.tstInfo), encodeDer(contextTag(0, true), octets(tstInfo))),
-    ...(options.includeCertificate === true ? [encodeDer(contextTag(0, true), signer.der)] : []),
+    seq(encodeOid(OIDS.tstInfo), encodeTlv(contextTag(0, true), octets(tstInfo))),
+    ...(options.includeCertificate === true ? [encodeTlv(contextTag(0, true), signer.der)] : []),
     set(signerInfo),
   );
-  const token = seq(encodeOid(OIDS.signedData), encodeDer(contextTag(0, true), signedData));
+  const token = seq(encodeOid(OIDS.signedData), encodeTlv(contextTag(0, true), signedData));
   return seq(seq(int(options.status ?? 0)), token);
 }
 

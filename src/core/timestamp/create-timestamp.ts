@@ -33,7 +33,7 @@ import {
   encodeUnsignedInteger,
   encodeUtcTime,
   encodeUtf8String,
-} from '../x509/der.ts';
+} from '../asn1/der.ts';
 import {
   OID_ATTR_CONTENT_TYPE,
   OID_ATTR_MESSAGE_DIGEST,

@@ -13,17 +13,17 @@ import {
   DER_TAG,
   contextTag,
   expectTag,
-  readBoolean,
+  decodeBoolean,
   readChildren,
   readConstructed,
-  readDer,
-  readGeneralizedTime,
-  readInteger,
-  readIntegerContents,
-  readOctetString,
-  readOid,
+  parseDer,
+  decodeGeneralizedTime,
+  decodeInteger,
+  decodeIntegerBytes,
+  decodeOctetString,
+  decodeOid,
   type DerElement,
-} from '../verify/der.ts';
+} from '../asn1/der.ts';
 
 /** Upper bound on a TimeStampResp (with embedded certificates). */
 export const MAX_TIMESTAMP_RESPONSE_BYTES = 64 * 1024;
@@ -100,7 +100,7 @@ export interface TimestampResponse {
 export function parseTimestampResponse(der: Uint8Array): TimestampResponse {
   if (der.byteLength > MAX_TIMESTAMP_RESPONSE_BYTES) invalid('TimeStampResp is too large');
   const [statusInfo, token, ...extra] = readConstructed(
-    readDer(der),
+    parseDer(der),
     DER_TAG.SEQUENCE,
     'TimeStampResp',
   );
@@ -110,12 +110,12 @@ export function parseTimestampResponse(der: Uint8Array): TimestampResponse {
     DER_TAG.SEQUENCE,
     'PKIStatusInfo',
   );
-  const status = readInteger(statusElement, 'PKIStatus');
+  const status = decodeInteger(statusElement, 'PKIStatus');
   if (token === undefined) invalid('TimeStampResp carries no timeStampToken');
 
   const [contentType, wrapped, ...more] = readConstructed(token, DER_TAG.SEQUENCE, 'ContentInfo');
   if (more.length > 0) invalid('ContentInfo has extra fields');
-  if (readOid(contentType, 'ContentInfo contentType') !== TIMESTAMP_OID.SIGNED_DATA) {
+  if (decodeOid(contentType, 'ContentInfo contentType') !== TIMESTAMP_OID.SIGNED_DATA) {
     invalid('timeStampToken is not a CMS SignedData');
   }
   const [signedDataElement, ...afterSignedData] = readConstructed(
@@ -130,7 +130,7 @@ export function parseTimestampResponse(der: Uint8Array): TimestampResponse {
     'SignedData',
   );
   const [versionElement, digestAlgorithms, encap, ...rest] = fields;
-  const version = readInteger(versionElement, 'SignedData version');
+  const version = decodeInteger(versionElement, 'SignedData version');
   if (version !== 3n && version !== 1n) invalid('SignedData version must be 1 or 3');
   readConstructed(
     expectTag(digestAlgorithms, DER_TAG.SET, 'digestAlgorithms'),
@@ -143,7 +143,7 @@ export function parseTimestampResponse(der: Uint8Array): TimestampResponse {
     'encapContentInfo',
   );
   if (encapExtra.length > 0) invalid('encapContentInfo has extra fields');
-  if (readOid(eContentType, 'eContentType') !== TIMESTAMP_OID.TST_INFO) {
+  if (decodeOid(eContentType, 'eContentType') !== TIMESTAMP_OID.TST_INFO) {
     invalid('encapsulated content is not an id-ct-TSTInfo');
   }
   const [eContent, ...eContentExtra] = readConstructed(
@@ -152,7 +152,7 @@ export function parseTimestampResponse(der: Uint8Array): TimestampResponse {
     'eContent',
   );
   if (eContentExtra.length > 0) invalid('eContent has extra elements');
-  const tstInfoDer = readOctetString(eContent, 'eContent');
+  const tstInfoDer = decodeOctetString(eContent, 'eContent');
 
   const certificates: Uint8Array[] = [];
   let index = 0;
@@ -192,7 +192,7 @@ function parseSignerInfo(element: DerElement): TimestampResponse['signer'] {
     signature,
     ...rest
   ] = readConstructed(element, DER_TAG.SEQUENCE, 'SignerInfo');
-  if (readInteger(versionElement, 'SignerInfo version') !== 1n) {
+  if (decodeInteger(versionElement, 'SignerInfo version') !== 1n) {
     invalid('SignerInfo must identify its signer by IssuerAndSerialNumber (version 1)');
   }
   const [issuer, serial, ...sidExtra] = readConstructed(
@@ -216,7 +216,7 @@ function parseSignerInfo(element: DerElement): TimestampResponse['signer'] {
       DER_TAG.SEQUENCE,
       'Attribute',
     );
-    const type = readOid(typeElement, 'attribute type');
+    const type = decodeOid(typeElement, 'attribute type');
     if (extra.length > 0) invalid(`attribute ${type} has extra fields`);
     if (seen.has(type)) invalid(`signed attribute ${type} appears twice`);
     seen.add(type);
@@ -230,10 +230,10 @@ function parseSignerInfo(element: DerElement): TimestampResponse['signer'] {
     const [value] = valueList;
     switch (type) {
       case TIMESTAMP_OID.CONTENT_TYPE:
-        contentType = readOid(value, 'contentType attribute');
+        contentType = decodeOid(value, 'contentType attribute');
         break;
       case TIMESTAMP_OID.MESSAGE_DIGEST:
-        messageDigest = readOctetString(value, 'messageDigest attribute');
+        messageDigest = decodeOctetString(value, 'messageDigest attribute');
         break;
       case TIMESTAMP_OID.SIGNING_CERTIFICATE:
         essCertId = readEssCertId(value, false);
@@ -250,10 +250,10 @@ function parseSignerInfo(element: DerElement): TimestampResponse['signer'] {
   if (messageDigest === undefined) invalid('signed attributes lack messageDigest');
   return {
     issuer: (issuer as DerElement).bytes,
-    serialNumber: readIntegerContents(serial, 'signer serial number'),
+    serialNumber: decodeIntegerBytes(serial, 'signer serial number'),
     digestAlgorithm: readAlgorithm(digestAlgorithm, 'digestAlgorithm'),
     signatureAlgorithm: readAlgorithm(signatureAlgorithm, 'signatureAlgorithm'),
-    signature: readOctetString(signature, 'signature'),
+    signature: decodeOctetString(signature, 'signature'),
     signedAttributes: signedAttrs,
     contentType,
     messageDigest,
@@ -283,13 +283,13 @@ function readEssCertId(value: DerElement | undefined, v2: boolean): EssCertId {
     hashAlgorithm = name;
     next = 1;
   }
-  return { hashAlgorithm, certHash: readOctetString(parts[next], 'ESSCertID certHash') };
+  return { hashAlgorithm, certHash: decodeOctetString(parts[next], 'ESSCertID certHash') };
 }
 
 function parseTstInfo(der: Uint8Array): TstInfo {
-  const fields = readConstructed(readDer(der), DER_TAG.SEQUENCE, 'TSTInfo');
+  const fields = readConstructed(parseDer(der), DER_TAG.SEQUENCE, 'TSTInfo');
   const [versionElement, policy, imprint, serial, genTime, ...optional] = fields;
-  const version = readInteger(versionElement, 'TSTInfo version');
+  const version = decodeInteger(versionElement, 'TSTInfo version');
   if (version !== 1n) invalid('TSTInfo version must be 1');
   const [algorithm, hashed, ...imprintExtra] = readConstructed(
     expectTag(imprint, DER_TAG.SEQUENCE, 'messageImprint'),
@@ -304,11 +304,11 @@ function parseTstInfo(der: Uint8Array): TstInfo {
   if (optional[index]?.tag === DER_TAG.SEQUENCE) index++; // accuracy
   if (optional[index]?.tag === DER_TAG.BOOLEAN) {
     // DER: ordering DEFAULT FALSE is omitted when false.
-    if (!readBoolean(optional[index], 'ordering')) invalid('TSTInfo encodes ordering FALSE');
+    if (!decodeBoolean(optional[index], 'ordering')) invalid('TSTInfo encodes ordering FALSE');
     index++;
   }
   if (optional[index]?.tag === DER_TAG.INTEGER) {
-    nonce = readInteger(optional[index], 'nonce');
+    nonce = decodeInteger(optional[index], 'nonce');
     index++;
   }
   if (optional[index]?.tag === contextTag(0, true)) index++; // tsa
@@ -316,10 +316,10 @@ function parseTstInfo(der: Uint8Array): TstInfo {
   if (index !== optional.length) invalid('TSTInfo has unexpected fields');
   return {
     version,
-    policy: readOid(policy, 'TSTInfo policy'),
-    messageImprint: { hashAlgorithm, hashedMessage: readOctetString(hashed, 'hashedMessage') },
-    serialNumber: readInteger(serial, 'TSTInfo serialNumber'),
-    genTime: readGeneralizedTime(genTime, 'genTime', { fraction: true }),
+    policy: decodeOid(policy, 'TSTInfo policy'),
+    messageImprint: { hashAlgorithm, hashedMessage: decodeOctetString(hashed, 'hashedMessage') },
+    serialNumber: decodeInteger(serial, 'TSTInfo serialNumber'),
+    genTime: decodeGeneralizedTime(genTime, 'genTime', { fraction: true }),
     nonce,
   };
 }
@@ -338,7 +338,7 @@ function readAlgorithm(element: DerElement | undefined, what: string): string {
   ) {
     invalid(`${what} has unexpected parameters`);
   }
-  return readOid(oid, what);
+  return decodeOid(oid, what);
 }
 
 function invalid(message: string): never {

@@ -12,7 +12,7 @@ import {
   encodeSmallInteger,
   encodeTlv,
   encodeUnsignedInteger,
-} from '../x509/der.ts';
+} from '../asn1/der.ts';
 import { COUNTERSIGN_TSA_POLICY_OID, OID_SHA256 } from '../x509/oids.ts';
 import {
   checkTimestampRequest,

@@ -35,7 +35,7 @@ import {
   encodeUnsignedInteger,
   parseDer,
   type DerElement,
-} from '../x509/der.ts';
+} from '../asn1/der.ts';
 import { OID_SHA256, OID_SHA384, OID_SHA512 } from '../x509/oids.ts';
 
 /** Hash algorithms a request may use; SHA-1 is refused (sigstore-go rejects it too, interop §7.1). */

@@ -13,7 +13,7 @@ import { isWithinTimeRange, type CertificateAuthority } from '../sigstore/truste
 import { equalBytes } from '../tlog/bytes.ts';
 import { parseCertificateChain, type Certificate } from '../verify/certificate.ts';
 import { verifyCertificateChain } from '../verify/certificate-chain.ts';
-import { DER_TAG, retagDer } from '../verify/der.ts';
+import { DER_TAG, retagDer } from '../asn1/der.ts';
 import {
   DIGEST_OIDS,
   TIMESTAMP_OID,

@@ -8,7 +8,7 @@ import {
   createTestSigstore,
   type TestCertificate,
 } from '../../../test/support/sigstore-fixtures.ts';
-import { encodeDer } from './der.ts';
+import { encodeTlv } from '../asn1/der.ts';
 import { parseCertificate } from './certificate.ts';
 import { verifyCertificateChain } from './certificate-chain.ts';
 
@@ -144,7 +144,7 @@ describe('verifyCertificateChain', () => {
   it('rejects an unhandled critical extension', () => {
     const leaf = sigstore.issueLeaf({
       extraExtensions: [
-        { oid: '1.2.3.4', critical: true, value: encodeDer(0x05, new Uint8Array()) },
+        { oid: '1.2.3.4', critical: true, value: encodeTlv(0x05, new Uint8Array()) },
       ],
     });
     assertChainFails(

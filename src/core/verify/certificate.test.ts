@@ -9,7 +9,7 @@ import {
   createTestSigstore,
   encodeUtf8String,
 } from '../../../test/support/sigstore-fixtures.ts';
-import { encodeDer } from './der.ts';
+import { encodeTlv } from '../asn1/der.ts';
 import {
   parseCertificate,
   readCertificateIdentity,
@@ -55,7 +55,7 @@ describe('parseCertificate', () => {
 
   it('lists critical extensions it does not implement', () => {
     const certificate = leafWith({
-      extensions: [{ oid: '1.2.3.4', critical: true, value: encodeDer(0x05, new Uint8Array()) }],
+      extensions: [{ oid: '1.2.3.4', critical: true, value: encodeTlv(0x05, new Uint8Array()) }],
     });
     assert.deepEqual(certificate.unhandledCriticalExtensions, ['1.2.3.4']);
   });

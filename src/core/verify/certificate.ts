@@ -14,19 +14,19 @@ import {
   contextTag,
   decodeUtf8,
   expectTag,
-  readBitString,
-  readBoolean,
-  readCertificateTime,
+  decodeBitString,
+  decodeBoolean,
+  decodeCertificateTime,
   readChildren,
   readConstructed,
-  readDer,
-  readInteger,
-  readIntegerContents,
-  readOctetString,
-  readOid,
-  readString,
+  parseDer,
+  decodeInteger,
+  decodeIntegerBytes,
+  decodeOctetString,
+  decodeOid,
+  decodeString,
   type DerElement,
-} from './der.ts';
+} from '../asn1/der.ts';
 
 /** A certificate larger than this is not one we issue or verify. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
@@ -129,7 +129,7 @@ export interface Certificate {
 export function parseCertificate(der: Uint8Array): Certificate {
   if (der.byteLength > MAX_CERTIFICATE_BYTES) invalid('certificate is too large');
   const [tbs, signatureAlgorithm, signatureValue, ...extra] = readConstructed(
-    readDer(der),
+    parseDer(der),
     DER_TAG.SEQUENCE,
     'certificate',
   );
@@ -137,18 +137,18 @@ export function parseCertificate(der: Uint8Array): Certificate {
     invalid('certificate must have three fields');
   }
   expectTag(signatureAlgorithm, DER_TAG.SEQUENCE, 'signatureAlgorithm');
-  readBitString(signatureValue, 'signatureValue');
+  decodeBitString(signatureValue, 'signatureValue');
   const fields = readConstructed(tbs, DER_TAG.SEQUENCE, 'tbsCertificate');
   let index = 0;
   let version = 0n;
   if (fields[0]?.tag === contextTag(0, true)) {
     const [inner, ...rest] = readChildren(fields[0]);
     if (rest.length > 0) invalid('version must hold one INTEGER');
-    version = readInteger(inner, 'version');
+    version = decodeInteger(inner, 'version');
     if (version !== 1n && version !== 2n) invalid('certificate version must be v2 or v3');
     index = 1;
   }
-  const serialNumber = readIntegerContents(fields[index], 'serialNumber');
+  const serialNumber = decodeIntegerBytes(fields[index], 'serialNumber');
   const innerAlgorithm = expectTag(fields[index + 1], DER_TAG.SEQUENCE, 'tbs signature');
   if (!equal(innerAlgorithm.bytes, signatureAlgorithm.bytes)) {
     invalid('tbs signature algorithm differs from the outer one');
@@ -202,8 +202,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
     serialNumber,
     issuer: issuer.bytes,
     subject: subject.bytes,
-    notBefore: readCertificateTime(notBefore, 'notBefore'),
-    notAfter: readCertificateTime(notAfter, 'notAfter'),
+    notBefore: decodeCertificateTime(notBefore, 'notBefore'),
+    notAfter: decodeCertificateTime(notAfter, 'notAfter'),
     subjectPublicKeyInfo: spki.bytes,
     publicKey: x509.publicKey,
     extensions,
@@ -265,7 +265,7 @@ export function readCertificateIdentity(certificate: Certificate): string | unde
  */
 export function readCertificateIssuerClaim(certificate: Certificate): string | undefined {
   const v2 = certificate.extensions.find((e) => e.oid === OID.FULCIO_ISSUER_V2);
-  if (v2 !== undefined) return readString(readDer(v2.value), 'OIDC issuer extension');
+  if (v2 !== undefined) return decodeString(parseDer(v2.value), 'OIDC issuer extension');
   const v1 = certificate.extensions.find((e) => e.oid === OID.FULCIO_ISSUER_V1);
   if (v1 !== undefined) return decodeUtf8(v1.value, 'OIDC issuer extension');
   return undefined;
@@ -273,18 +273,23 @@ export function readCertificateIssuerClaim(certificate: Certificate): string | u
 
 function parseExtension(element: DerElement): CertificateExtension {
   const parts = readConstructed(element, DER_TAG.SEQUENCE, 'extension');
-  const oid = readOid(parts[0], 'extension id');
+  const oid = decodeOid(parts[0], 'extension id');
   let critical = false;
   let valueElement = parts[1];
   if (parts[1]?.tag === DER_TAG.BOOLEAN) {
-    critical = readBoolean(parts[1], 'extension critical');
+    critical = decodeBoolean(parts[1], 'extension critical');
     // DER: a DEFAULT FALSE value must be omitted (X.690 §11.5).
     if (!critical) invalid(`extension ${oid} encodes critical FALSE`);
     valueElement = parts[2];
   }
   if (parts.length !== (parts[1]?.tag === DER_TAG.BOOLEAN ? 3 : 2))
     invalid(`extension ${oid} is malformed`);
-  return { oid, critical, value: readOctetString(valueElement, `extension ${oid} value`), element };
+  return {
+    oid,
+    critical,
+    value: decodeOctetString(valueElement, `extension ${oid} value`),
+    element,
+  };
 }
 
 function parseBasicConstraints(extension: CertificateExtension | undefined): {
@@ -292,17 +297,17 @@ function parseBasicConstraints(extension: CertificateExtension | undefined): {
   pathLength: number | undefined;
 } {
   if (extension === undefined) return { isCa: false, pathLength: undefined };
-  const parts = readConstructed(readDer(extension.value), DER_TAG.SEQUENCE, 'basicConstraints');
+  const parts = readConstructed(parseDer(extension.value), DER_TAG.SEQUENCE, 'basicConstraints');
   let isCa = false;
   let next = 0;
   if (parts[0]?.tag === DER_TAG.BOOLEAN) {
-    isCa = readBoolean(parts[0], 'basicConstraints cA');
+    isCa = decodeBoolean(parts[0], 'basicConstraints cA');
     if (!isCa) invalid('basicConstraints encodes cA FALSE');
     next = 1;
   }
   let pathLength: number | undefined;
   if (parts[next] !== undefined) {
-    const value = readInteger(parts[next], 'pathLenConstraint');
+    const value = decodeInteger(parts[next], 'pathLenConstraint');
     if (value < 0n || value > 255n) invalid('pathLenConstraint is out of range');
     pathLength = Number(value);
     next++;
@@ -313,13 +318,15 @@ function parseBasicConstraints(extension: CertificateExtension | undefined): {
 
 function parseKeyUsage(extension: CertificateExtension | undefined): KeyUsage | undefined {
   if (extension === undefined) return undefined;
-  const { bytes } = readBitString(readDer(extension.value), 'keyUsage');
+  const { bytes } = decodeBitString(parseDer(extension.value), 'keyUsage');
   const first = bytes[0] ?? 0;
   return { digitalSignature: (first & 0x80) !== 0, keyCertSign: (first & 0x04) !== 0 };
 }
 
 function parseOidSequence(value: Uint8Array, what: string): string[] {
-  const oids = readConstructed(readDer(value), DER_TAG.SEQUENCE, what).map((e) => readOid(e, what));
+  const oids = readConstructed(parseDer(value), DER_TAG.SEQUENCE, what).map((e) =>
+    decodeOid(e, what),
+  );
   if (oids.length === 0) invalid(`${what} is empty`);
   return oids;
 }
@@ -328,7 +335,7 @@ function parseSubjectAlternativeNames(
   extension: CertificateExtension | undefined,
 ): SubjectAlternativeName[] {
   if (extension === undefined) return [];
-  const names = readConstructed(readDer(extension.value), DER_TAG.SEQUENCE, 'subjectAltName');
+  const names = readConstructed(parseDer(extension.value), DER_TAG.SEQUENCE, 'subjectAltName');
   if (names.length === 0) invalid('subjectAltName is empty');
   return names.map((name): SubjectAlternativeName => {
     switch (name.tag) {
@@ -344,9 +351,9 @@ function parseSubjectAlternativeNames(
           invalid('otherName is malformed');
         const [value, ...extra] = readChildren(wrapped);
         if (extra.length > 0) invalid('otherName value is malformed');
-        const oid = readOid(typeId, 'otherName type');
+        const oid = decodeOid(typeId, 'otherName type');
         const text =
-          value?.tag === DER_TAG.UTF8_STRING ? readString(value, 'otherName') : undefined;
+          value?.tag === DER_TAG.UTF8_STRING ? decodeString(value, 'otherName') : undefined;
         return { type: 'otherName', oid, value: text };
       }
       default:
@@ -357,13 +364,13 @@ function parseSubjectAlternativeNames(
 
 function parseSubjectKeyId(extension: CertificateExtension | undefined): Uint8Array | undefined {
   if (extension === undefined) return undefined;
-  return readOctetString(readDer(extension.value), 'subjectKeyIdentifier');
+  return decodeOctetString(parseDer(extension.value), 'subjectKeyIdentifier');
 }
 
 function parseAuthorityKeyId(extension: CertificateExtension | undefined): Uint8Array | undefined {
   if (extension === undefined) return undefined;
   const parts = readConstructed(
-    readDer(extension.value),
+    parseDer(extension.value),
     DER_TAG.SEQUENCE,
     'authorityKeyIdentifier',
   );

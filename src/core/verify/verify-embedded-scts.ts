@@ -16,7 +16,14 @@ import {
 } from '../sigstore/trusted-root.ts';
 import { equalBytes } from '../tlog/bytes.ts';
 import { OID, type Certificate } from './certificate.ts';
-import { DER_TAG, contextTag, encodeDer, readChildren, readDer, readOctetString } from './der.ts';
+import {
+  DER_TAG,
+  contextTag,
+  encodeTlv,
+  readChildren,
+  parseDer,
+  decodeOctetString,
+} from '../asn1/der.ts';
 
 /** One SCT as read from the certificate. */
 export interface SignedCertificateTimestamp {
@@ -53,7 +60,7 @@ export function verifyEmbeddedScts(
   if (extension === undefined) return [];
   let scts: SignedCertificateTimestamp[];
   try {
-    scts = parseSctList(readOctetString(readDer(extension.value), 'SCT list'));
+    scts = parseSctList(decodeOctetString(parseDer(extension.value), 'SCT list'));
   } catch (cause) {
     const reason = cause instanceof AppError ? cause.message : 'malformed';
     throw new AppError('VERIFICATION_FAILED', `SCT list is malformed: ${reason}`, { cause });
@@ -155,9 +162,9 @@ function removeExtension(leaf: Certificate, oid: string): Uint8Array {
       const found = leaf.extensions.find((e) => equalBytes(e.element.bytes, extension.bytes));
       return found?.oid !== oid;
     });
-    return encodeDer(contextTag(3, true), encodeDer(DER_TAG.SEQUENCE, ...kept.map((e) => e.bytes)));
+    return encodeTlv(contextTag(3, true), encodeTlv(DER_TAG.SEQUENCE, ...kept.map((e) => e.bytes)));
   });
-  return encodeDer(DER_TAG.SEQUENCE, ...fields);
+  return encodeTlv(DER_TAG.SEQUENCE, ...fields);
 }
 
 function safeImport(log: TransparencyLogInstance): KeyObject | undefined {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { encodeDer } from './der.ts';
+import { encodeTlv } from '../asn1/der.ts';
 import { verifyPrehashedEcdsa } from './verify-prehashed-ecdsa.ts';
 
 describe('verifyPrehashedEcdsa', () => {
@@ -35,7 +35,7 @@ describe('verifyPrehashedEcdsa', () => {
     const hex = value.toString(16).padStart(2, '0');
     const padded = hex.length % 2 ? `0${hex}` : hex;
     const body = Buffer.from(padded, 'hex');
-    return encodeDer(
+    return encodeTlv(
       0x02,
       body[0] !== undefined && body[0] & 0x80 ? Buffer.concat([Buffer.of(0), body]) : body,
     );
@@ -49,11 +49,11 @@ describe('verifyPrehashedEcdsa', () => {
 
   it('rejects r or s outside 1..n-1', () => {
     assert.equal(
-      verifyPrehashedEcdsa(publicKey, digest, encodeDer(0x30, integer(0n), integer(1n))),
+      verifyPrehashedEcdsa(publicKey, digest, encodeTlv(0x30, integer(0n), integer(1n))),
       false,
     );
     assert.equal(
-      verifyPrehashedEcdsa(publicKey, digest, encodeDer(0x30, integer(1n), integer(n))),
+      verifyPrehashedEcdsa(publicKey, digest, encodeTlv(0x30, integer(1n), integer(n))),
       false,
     );
   });

@@ -8,7 +8,7 @@
  * without constant-time care is fine.
  */
 import type { KeyObject } from 'node:crypto';
-import { DER_TAG, readConstructed, readDer, readInteger } from './der.ts';
+import { DER_TAG, readConstructed, parseDer, decodeInteger } from '../asn1/der.ts';
 
 interface Curve {
   readonly p: bigint;
@@ -64,13 +64,13 @@ export function verifyPrehashedEcdsa(
   let s: bigint;
   try {
     const [rElement, sElement, ...extra] = readConstructed(
-      readDer(signature),
+      parseDer(signature),
       DER_TAG.SEQUENCE,
       'ECDSA signature',
     );
     if (extra.length > 0) return false;
-    r = readInteger(rElement, 'r');
-    s = readInteger(sElement, 's');
+    r = decodeInteger(rElement, 'r');
+    s = decodeInteger(sElement, 's');
   } catch {
     return false;
   }

@@ -8,7 +8,7 @@ import { AppError } from '../errors.ts';
 import type { Workload } from '../governance/workload.ts';
 import type { KeyHandle, Random } from '../ports.ts';
 import { assertKeyPurpose } from './assert-key-purpose.ts';
-import { encodeUtf8String } from './der.ts';
+import { encodeUtf8String } from '../asn1/der.ts';
 import { deriveFulcioExtensions } from './fulcio-extensions.ts';
 import {
   FULCIO_OID,

@@ -12,12 +12,12 @@ import {
   decodeOctetString,
   decodeOid,
   decodeSmallInteger,
-  decodeTime,
+  decodeCertificateTime,
   decodeUnsignedInteger,
   parseDer,
   readChildren,
   type DerElement,
-} from './der.ts';
+} from '../asn1/der.ts';
 import {
   OID_BASIC_CONSTRAINTS,
   OID_EXTENDED_KEY_USAGE,
@@ -106,8 +106,8 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   }
   const issuer = fields.next(DER_TAG.SEQUENCE, 'issuer');
   const validity = new DerSequenceReader(fields.next(DER_TAG.SEQUENCE, 'validity'), 'validity');
-  const notBefore = decodeTime(validity.any('notBefore'), 'notBefore');
-  const notAfter = decodeTime(validity.any('notAfter'), 'notAfter');
+  const notBefore = decodeCertificateTime(validity.any('notBefore'), 'notBefore');
+  const notAfter = decodeCertificateTime(validity.any('notAfter'), 'notAfter');
   validity.end();
   const subject = fields.next(DER_TAG.SEQUENCE, 'subject');
   const spki = fields.next(DER_TAG.SEQUENCE, 'subjectPublicKeyInfo');
@@ -218,7 +218,7 @@ function readName(name: DerElement): NameAttribute[] {
       }
       attributes.push({
         type,
-        value: new TextDecoder('utf-8', { fatal: false }).decode(value.content),
+        value: new TextDecoder('utf-8', { fatal: false }).decode(value.contents),
       });
     }
   }

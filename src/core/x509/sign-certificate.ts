@@ -43,7 +43,7 @@ import {
   encodeTlv,
   encodeUnsignedInteger,
   parseDer,
-} from './der.ts';
+} from '../asn1/der.ts';
 import {
   OID_AUTHORITY_KEY_IDENTIFIER,
   OID_BASIC_CONSTRAINTS,
@@ -117,7 +117,7 @@ export function computeKeyIdentifier(subjectPublicKeySpki: Uint8Array): Uint8Arr
   spki.next(DER_TAG.SEQUENCE, 'algorithm');
   const bits = spki.next(DER_TAG.BIT_STRING, 'subjectPublicKey');
   spki.end();
-  return new Uint8Array(createHash('sha1').update(bits.content.subarray(1)).digest());
+  return new Uint8Array(createHash('sha1').update(bits.contents.subarray(1)).digest());
 }
 
 /**
@@ -315,7 +315,7 @@ export async function signCertificate(
   }
   const tbs = new TBSCertificate({
     version: Version.v3,
-    serialNumber: parseDer(serial).content.slice().buffer,
+    serialNumber: parseDer(serial).contents.slice().buffer,
     signature: new AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 }),
     issuer,
     validity: new Validity({ notBefore, notAfter }),

@@ -73,8 +73,12 @@ export const serveCommand: CliCommand = {
       if (service.demo !== undefined) {
         lines.push(
           `  curl -H "Authorization: Bearer $(cat ${service.demo.adminTokenPath})" ${url}/v1/tokens`,
-          `  TOKEN=$(npm run -s countersign -- dev token --data-dir ${config.dataDir})`,
-          `  curl -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"product":"demo","channel":"dev"}' ${url}/v1/decisions`,
+          '',
+          'Sign a file as the demo workload and verify it offline (see docs/signing.md):',
+          `  echo hello > ./some-file`,
+          `  COUNTERSIGN_IDENTITY_TOKEN=$(npx countersign dev token --data-dir ${config.dataDir}) npx countersign sign ./some-file --product demo --channel dev --server ${url}`,
+          `  npx countersign trust export --out trusted_root.json --server ${url}`,
+          `  npx countersign verify ./some-file --trusted-root trusted_root.json --product demo --channel dev`,
         );
       }
       lines.push('', 'Stop with Ctrl+C.');

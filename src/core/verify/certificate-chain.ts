@@ -139,12 +139,37 @@ function keyIdsAgree(child: Certificate, issuer: Certificate): boolean {
   return equalBytes(child.authorityKeyId, issuer.subjectKeyId);
 }
 
+/**
+ * Signature results by (child, issuer) certificate object. Certificates are immutable parsed
+ * values and a TrustedRoot's chains are parsed once (`parseCertificateChain` caches them), so the
+ * intermediate → root checks run once per TrustedRoot and the leaf → issuer check once per parsed
+ * leaf, however many times (signing times) the path is validated. Pure: no I/O, no clock.
+ */
+const signatureResults = new WeakMap<Certificate, WeakMap<Certificate, boolean>>();
+let signatureChecks = 0;
+
+/** Test hook: how many certificate signatures have actually been verified (not served cached). */
+export function countCertificateSignatureChecks(): number {
+  return signatureChecks;
+}
+
 function isSignedBy(child: Certificate, issuer: Certificate): boolean {
-  try {
-    return child.x509.verify(issuer.publicKey);
-  } catch {
-    return false;
+  let byIssuer = signatureResults.get(child);
+  if (byIssuer === undefined) {
+    byIssuer = new WeakMap();
+    signatureResults.set(child, byIssuer);
   }
+  let result = byIssuer.get(issuer);
+  if (result === undefined) {
+    signatureChecks++;
+    try {
+      result = child.x509.verify(issuer.publicKey);
+    } catch {
+      result = false;
+    }
+    byIssuer.set(issuer, result);
+  }
+  return result;
 }
 
 function describe(certificate: Certificate, position: number): string {

@@ -15,7 +15,8 @@ import {
   generateTestKey,
   type BundleOptions,
 } from '../../../test/support/sigstore-fixtures.ts';
-import { verifyBundle, type VerifyBundleInput } from './verify-bundle.ts';
+import { countCertificateSignatureChecks } from './certificate-chain.ts';
+import { countNoteVerifierBuilds, verifyBundle, type VerifyBundleInput } from './verify-bundle.ts';
 
 const ARTIFACT = new TextEncoder().encode('release artifact\n');
 const sigstore = createTestSigstore();
@@ -500,6 +501,48 @@ describe('verifyBundle', () => {
         'shape',
         'INVALID_INPUT',
       );
+    });
+  });
+
+  describe('when the same TrustedRoot object verifies many bundles', () => {
+    it('checks the trusted chains and builds note verifiers only once', () => {
+      const fresh = createTestSigstore();
+      const text = serializeBundle(
+        buildMessageSignatureBundle(fresh, ARTIFACT, { leaf: fresh.issueLeaf() }),
+      );
+      const run = () =>
+        verifyBundle({
+          bundle: text,
+          artifact: { bytes: ARTIFACT },
+          trustedRoot: fresh.trustedRoot,
+        });
+      const measure = (f: () => unknown) => {
+        const signatures = countCertificateSignatureChecks();
+        const notes = countNoteVerifierBuilds();
+        f();
+        return {
+          signatures: countCertificateSignatureChecks() - signatures,
+          notes: countNoteVerifierBuilds() - notes,
+        };
+      };
+      const first = measure(run);
+      const second = measure(run);
+      assert.ok(first.notes > 0, 'the first verification builds the note verifiers');
+      assert.equal(second.notes, 0);
+      // The re-parsed leaf's signature is checked once; nothing above it is checked again.
+      assert.ok(first.signatures > 1, `first verification checked ${first.signatures}`);
+      assert.equal(second.signatures, 1);
+    });
+
+    it('does not confuse another trusted root with the first', () => {
+      const other = createTestSigstore();
+      const rootA = sigstore.trustedRoot;
+      const rootB = { ...rootA, certificateAuthorities: other.trustedRoot.certificateAuthorities };
+      const text = serializeBundle(messageBundle());
+      assert.ok(verify(text, { trustedRoot: rootA }));
+      assertFails(() => verify(text, { trustedRoot: rootB }), 'certificate chain');
+      assertFails(() => verify(text, { trustedRoot: other.trustedRoot }), 'tlog');
+      assert.ok(verify(text, { trustedRoot: rootA }));
     });
   });
 });

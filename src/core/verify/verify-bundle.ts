@@ -647,19 +647,7 @@ function openEntryCheckpoint(
   isRekorV2: boolean,
   name: string,
 ): Checkpoint {
-  const verifiers: NoteVerifier[] = [];
-  for (const log of logs) {
-    const url = new URL(log.baseUrl);
-    // js matches the key name against the base URL, go v2 requires the hostname (interop §3.4–3.5).
-    const names = isRekorV2 ? [url.hostname] : [...new Set([url.host, url.hostname])];
-    for (const keyName of names) {
-      try {
-        verifiers.push(createNoteVerifier(keyName, logKey(log)));
-      } catch {
-        // A key type checkpoints cannot be signed with (e.g. RSA): no verifier from it.
-      }
-    }
-  }
+  const verifiers = logs.flatMap((log) => noteVerifiersOf(log, isRekorV2));
   if (verifiers.length === 0) fail('checkpoint', `${name}: the log key cannot verify checkpoints`);
   let text: string;
   let signerName: string;
@@ -760,6 +748,49 @@ function logKey(log: TransparencyLogInstance): KeyObject {
     logKeys.set(log, key);
   }
   return key;
+}
+
+/**
+ * Note verifiers of a trusted-root log, built once per log object and Rekor generation (the
+ * TrustedRoot and its logs are immutable values).
+ */
+const noteVerifierCache = new WeakMap<
+  TransparencyLogInstance,
+  { v1?: readonly NoteVerifier[]; v2?: readonly NoteVerifier[] }
+>();
+let noteVerifierBuilds = 0;
+
+/** Test hook: how many times note verifiers have been built for a trusted-root log. */
+export function countNoteVerifierBuilds(): number {
+  return noteVerifierBuilds;
+}
+
+function noteVerifiersOf(
+  log: TransparencyLogInstance,
+  isRekorV2: boolean,
+): readonly NoteVerifier[] {
+  let entry = noteVerifierCache.get(log);
+  if (entry === undefined) {
+    entry = {};
+    noteVerifierCache.set(log, entry);
+  }
+  const slot = isRekorV2 ? 'v2' : 'v1';
+  const cached = entry[slot];
+  if (cached !== undefined) return cached;
+  noteVerifierBuilds++;
+  const verifiers: NoteVerifier[] = [];
+  const url = new URL(log.baseUrl);
+  // js matches the key name against the base URL, go v2 requires the hostname (interop §3.4–3.5).
+  const names = isRekorV2 ? [url.hostname] : [...new Set([url.host, url.hostname])];
+  for (const keyName of names) {
+    try {
+      verifiers.push(createNoteVerifier(keyName, logKey(log)));
+    } catch {
+      // A key type checkpoints cannot be signed with (e.g. RSA): no verifier from it.
+    }
+  }
+  entry[slot] = Object.freeze(verifiers);
+  return entry[slot];
 }
 
 /** The digest a key signs DSSE with: the curve's own for ECDSA, SHA-256 for RSA, none for EdDSA. */

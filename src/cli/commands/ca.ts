@@ -19,6 +19,7 @@ import type { KeyBackend, PkiCertificateRecord } from '../../core/ports.ts';
 import { encodePem } from '../../core/x509/pem.ts';
 import { parseCertificate } from '../../core/x509/parse-certificate.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
+import { optionalString, requireString } from '../flags.ts';
 
 /** What the `ca` commands run on. */
 export interface CaEnvironment {
@@ -320,21 +321,6 @@ function readPassphrase(context: CommandContext): string {
 
 function usage(message: string): AppError {
   return new AppError('INVALID_INPUT', message, { hint: 'run `countersign ca --help`' });
-}
-
-function optionalString(context: CommandContext, flag: string): string | undefined {
-  const value = context.flags[flag];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function requireString(context: CommandContext, flag: string): string {
-  const value = optionalString(context, flag);
-  if (value === undefined || value === '') {
-    throw new AppError('INVALID_INPUT', `--${flag} is required`, {
-      errors: [{ path: `--${flag}`, message: 'is required' }],
-    });
-  }
-  return value;
 }
 
 function optionalDays(context: CommandContext, flag: string): number | undefined {

@@ -6,6 +6,7 @@
 import { isLoopbackHost } from '../../core/governance/issuer.ts';
 import { AppError } from '../../core/errors.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
+import { optionalString } from '../flags.ts';
 
 /** Port of a standalone `dev issuer`; `serve --demo` runs its own on the server port + 1. */
 export const DEFAULT_DEV_ISSUER_PORT = 8089;
@@ -179,12 +180,6 @@ export const devCommand: CliCommand = {
   usage: 'dev issuer|token',
   subcommands: [issuerCommand, tokenCommand],
 };
-
-function optionalString(context: CommandContext, flag: string): string | undefined {
-  const value = context.flags[flag];
-  if (value === '') throw new AppError('INVALID_INPUT', `--${flag} needs a value`);
-  return typeof value === 'string' ? value : undefined;
-}
 
 function pick<K extends string>(
   context: CommandContext,

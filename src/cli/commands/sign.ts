@@ -32,6 +32,7 @@ import {
   PROGRESS_MIN_BYTES,
   PROGRESS_MIN_FILES,
 } from '../progress.ts';
+import { optionalString } from '../flags.ts';
 
 /** Signing requests in flight at once (the server bounds its own queue and answers 503 when full). */
 export const DEFAULT_SIGN_CONCURRENCY = 4;
@@ -572,16 +573,6 @@ function describeSigner(source: IdentityTokenSource, token: string): string {
   const who =
     subject === undefined ? '' : ` as ${subject}${issuer === undefined ? '' : ` (${issuer})`}`;
   return `identity token from ${source.description}${who}`;
-}
-
-function optionalString(context: CommandContext, flag: string): string | undefined {
-  const value = context.flags[flag];
-  if (value === '') {
-    throw new AppError('INVALID_INPUT', `--${flag} needs a value`, {
-      errors: [{ path: `--${flag}`, message: 'is empty' }],
-    });
-  }
-  return typeof value === 'string' ? value : undefined;
 }
 
 function requireName(context: CommandContext, flag: 'product' | 'channel'): string {

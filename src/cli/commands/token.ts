@@ -3,7 +3,8 @@
  * running server, authenticating with an admin token.
  */
 import { AppError } from '../../core/errors.ts';
-import type { CliCommand, CommandContext } from '../command.ts';
+import type { CliCommand } from '../command.ts';
+import { optionalString, requireString } from '../flags.ts';
 
 const AUTH_DETAILS = [
   'Talks to the server named by --server or COUNTERSIGN_SERVER (default http://localhost:8080),',
@@ -140,21 +141,6 @@ export const tokenCommand: CliCommand = {
   details: AUTH_DETAILS,
   subcommands: [createCommand, listCommand, revokeCommand],
 };
-
-function optionalString(context: CommandContext, flag: string): string | undefined {
-  const value = context.flags[flag];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function requireString(context: CommandContext, flag: string): string {
-  const value = optionalString(context, flag);
-  if (value === undefined || value === '') {
-    throw new AppError('INVALID_INPUT', `--${flag} is required`, {
-      errors: [{ path: `--${flag}`, message: 'is required' }],
-    });
-  }
-  return value;
-}
 
 const DURATION_UNITS: Readonly<Record<string, number>> = {
   s: 1,

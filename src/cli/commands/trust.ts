@@ -15,6 +15,7 @@ import {
 import { PRODUCT_OR_CHANNEL_NAME } from '../../core/x509/create-channel-ca-certificate.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
 import { writeFileAtomically } from '../write-file-atomically.ts';
+import { optionalString } from '../flags.ts';
 
 /** Where the service publishes its trusted root. */
 export const TRUSTED_ROOT_PATH = '/v1/trust/trusted-root.json';
@@ -137,16 +138,6 @@ export function parseProductChannel(
     }
   }
   return { product, channel };
-}
-
-function optionalString(context: CommandContext, flag: string): string | undefined {
-  const value = context.flags[flag];
-  if (value === '') {
-    throw new AppError('INVALID_INPUT', `--${flag} needs a value`, {
-      errors: [{ path: `--${flag}`, message: 'is empty' }],
-    });
-  }
-  return typeof value === 'string' ? value : undefined;
 }
 
 function plural(n: number, one: string, many: string): string {

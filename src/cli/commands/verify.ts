@@ -16,6 +16,7 @@ import type { CliCommand, CommandContext } from '../command.ts';
 import { createProgress, formatBytes, PROGRESS_MIN_BYTES } from '../progress.ts';
 import { BUNDLE_SUFFIX } from './sign.ts';
 import { parseProductChannel } from './trust.ts';
+import { optionalString } from '../flags.ts';
 
 /** The checks, longest names first, to find which one a failure message starts with. */
 const CHECK_NAMES: readonly ArtifactCheckName[] = [
@@ -269,14 +270,4 @@ function parsePolicy(context: CommandContext): IdentityPolicy | undefined {
     ...(expected === undefined ? {} : { identity: expected }),
     ...(issuer === undefined ? {} : { issuer }),
   };
-}
-
-function optionalString(context: CommandContext, flag: string): string | undefined {
-  const value = context.flags[flag];
-  if (value === '') {
-    throw new AppError('INVALID_INPUT', `--${flag} needs a value`, {
-      errors: [{ path: `--${flag}`, message: 'is empty' }],
-    });
-  }
-  return typeof value === 'string' ? value : undefined;
 }

@@ -22,6 +22,7 @@ import {
   type HashAlgorithm,
 } from './hash-algorithm.ts';
 import {
+  parseJsonText,
   formatBytes,
   hasField,
   invalidAt,
@@ -135,16 +136,7 @@ export interface Bundle {
  *   bundle (see `parseBundle`).
  */
 export function parseBundleJson(text: string): Bundle {
-  if (text.length > MAX_BUNDLE_BYTES) {
-    throw new AppError('INVALID_INPUT', `bundle is larger than ${MAX_BUNDLE_BYTES} bytes`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new AppError('INVALID_INPUT', 'bundle is not valid JSON', { cause });
-  }
-  return parseBundle(value);
+  return parseBundle(parseJsonText(text, 'bundle', MAX_BUNDLE_BYTES));
 }
 
 /**

@@ -25,8 +25,29 @@ const TIMESTAMP =
   /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?Z$/;
 
 /**
- * `value` as an object whose keys are all in `allowed`.
+ * Parses JSON text of at most `maxBytes` characters; the size is checked before parsing.
  *
+ * @param text - attacker-controlled.
+ * @param what - the document's name for messages, e.g. `bundle`.
+ * @throws {@link AppError} INVALID_INPUT when the text is too large or not JSON.
+ */
+export function parseJsonText(text: string, what: string, maxBytes: number): unknown {
+  // Attacker-controlled: bound the size before the parser sees it.
+  if (text.length > maxBytes) {
+    throw new AppError('INVALID_INPUT', `${what} is larger than ${maxBytes} bytes`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new AppError('INVALID_INPUT', `${what} is not valid JSON`, { cause });
+  }
+}
+
+/**
+ * Reads `value` as a JSON object whose keys are all in `allowed` (proto3 JSON as sigstore-go
+ * parses it: unknown fields are an error).
+ *
+ * @param pointer - where `value` sits, for error messages.
  * @throws {@link AppError} INVALID_INPUT when `value` is not a plain JSON object or has a key
  *   outside `allowed`.
  */

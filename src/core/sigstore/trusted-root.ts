@@ -12,6 +12,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { HASH_SIZE } from '../tlog/merkle.ts';
 import {
+  parseJsonText,
   formatBytes,
   formatTimestamp,
   invalidAt,
@@ -138,19 +139,7 @@ export function serializeTrustedRoot(root: TrustedRoot): string {
  * @throws {@link AppError} INVALID_INPUT when too large, not JSON, or not a valid TrustedRoot.
  */
 export function parseTrustedRootJson(text: string): TrustedRoot {
-  if (text.length > MAX_TRUSTED_ROOT_BYTES) {
-    throw new AppError(
-      'INVALID_INPUT',
-      `trusted root is larger than ${MAX_TRUSTED_ROOT_BYTES} bytes`,
-    );
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new AppError('INVALID_INPUT', 'trusted root is not valid JSON', { cause });
-  }
-  return parseTrustedRoot(value);
+  return parseTrustedRoot(parseJsonText(text, 'trusted root', MAX_TRUSTED_ROOT_BYTES));
 }
 
 /**

@@ -141,7 +141,7 @@ describe('openStorage on PostgreSQL', () => {
   });
 
   it('turns a statement past statement_timeout into STORAGE_UNAVAILABLE and recovers', async (t) => {
-    const storage = await openSql(await cluster.createDatabase(), { statementTimeoutMs: 50 });
+    const storage = await openSql(await cluster.createDatabase(), { statementTimeoutMs: 300 });
     t.after(() => storage.close());
     await assert.rejects(sql`SELECT pg_sleep(2)`.execute(storage.db), (error: unknown) => {
       assert.ok(isAppError(error, 'STORAGE_UNAVAILABLE'));

@@ -84,6 +84,7 @@ async function measureEngine(
           id: `tok_${tokens}`,
           name: 'bench',
           role: 'auditor',
+          userId: null,
           secretHash: labelHash(`tok_${tokens}`),
           createdAt: new Date(1_700_000_000_000 + tokens),
           expiresAt: null,

@@ -34,6 +34,12 @@ import { loadOrCreateFileKey } from './adapters/keys/file-key.ts';
 import { ensureKekFile } from './adapters/keys/kek-file.ts';
 import { ensurePki, openTimestampAuthorityLazily, type PkiDeps } from './app/pki.ts';
 import { createSigningService } from './app/sign.ts';
+import { consumeExceptionUse, createExceptions, findUsableException } from './app/exceptions.ts';
+import { createSigningRequests } from './app/signing-requests.ts';
+import { createPasskeys } from './app/passkeys.ts';
+import { createWebSessions } from './app/web-sessions.ts';
+import { createWebhooks, createWebhookWorker, type WebhookWorker } from './app/webhooks.ts';
+import { createFetchWebhookSender } from './adapters/notifications/fetch-webhook-sender.ts';
 import { createCedarPolicyEngine } from './adapters/policy/cedar-policy-engine.ts';
 import { readShippedPolicies } from './adapters/policy/read-policy-set.ts';
 import { ensureDemoWorkspace, type DemoWorkspace } from './app/demo-workspace.ts';
@@ -117,6 +123,8 @@ export interface ComposedService extends ComposedApp {
   readonly demo: DemoWorkspace | undefined;
   /** The development issuer the demo trusts, served on loopback while the service runs. */
   readonly devIssuer: DevIssuer | undefined;
+  /** Sends queued webhook deliveries; `serve` starts it once listening, `close` stops it. */
+  readonly webhookWorker: WebhookWorker;
   /** Stops accepting connections, drains in-flight requests, then closes storage. */
   close(): Promise<void>;
 }
@@ -208,7 +216,29 @@ export async function composeApp(
   };
   const pki: PkiDeps = { serviceKeys: keys, store: storage.pki, clock, random };
   const timestamps = openTimestampAuthorityLazily(pki);
+  const exceptions = createExceptions({
+    storage,
+    events: log.events,
+    state: governance,
+    clock,
+    random,
+  });
+  const requests = createSigningRequests({
+    storage,
+    state: governance,
+    events: log.events,
+    clock,
+    random,
+    publicUrl: config.server.publicUrl,
+  });
   const signing = createSigningService({
+    requests,
+    exceptions: {
+      findUsable: (product, channel, now) => findUsableException(storage, product, channel, now),
+      consume: consumeExceptionUse,
+      logUses: () => exceptions.sweep(),
+    },
+    publicUrl: config.server.publicUrl,
     decisions,
     pki,
     ephemeralKeys: createEphemeralKeyFactory(),
@@ -226,7 +256,36 @@ export async function composeApp(
       publicUrl: config.server.publicUrl,
     },
   });
-  const services: AppServices = { ...baseServices, signing, timestamps };
+  const webhooks = createWebhooks({ storage, clock, random, events: log.events });
+  const isKnownUser = async (userId: string) =>
+    (await governance.current()).governance.users.some((user) => user.id === userId);
+  const webSessions = createWebSessions({ storage, clock, random, isKnownUser });
+  const passkeys = createPasskeys({
+    storage,
+    clock,
+    random,
+    events: log.events,
+    governance,
+    sessions: webSessions,
+    publicUrl: config.server.publicUrl,
+  });
+  const services: AppServices = {
+    ...baseServices,
+    signing,
+    timestamps,
+    webhooks,
+    exceptions,
+    requests,
+    passkeys,
+    webSessions,
+  };
+  // Notices expired exceptions and overdue reviews, and logs the uses signings spent.
+  const exceptionSweeper = setInterval(() => {
+    exceptions.sweep().catch((error: unknown) => {
+      logger.warn({ err: error }, 'exception sweep failed; the next one retries');
+    });
+  }, EXCEPTION_SWEEP_INTERVAL_MS);
+  exceptionSweeper.unref();
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -240,6 +299,7 @@ export async function composeApp(
     keys,
     pki,
     close() {
+      clearInterval(exceptionSweeper);
       closed ??= log
         .close()
         .then(() => (overrides.keys === undefined ? keys.close() : undefined))
@@ -248,6 +308,9 @@ export async function composeApp(
     },
   };
 }
+
+/** How often expired exceptions, overdue reviews and unlogged uses are looked for. */
+const EXCEPTION_SWEEP_INTERVAL_MS = 30_000;
 
 /** Log entry kinds that carry signatures (the crash hook fires only on these). */
 const SIGNATURE_ENTRY_KINDS = new Set(['hashedrekord/0.0.1', 'dsse/0.0.1']);
@@ -359,7 +422,7 @@ export async function composeService(
   try {
     let demo: DemoWorkspace | undefined;
     if (config.demo) {
-      devIssuer = await startDemoDevIssuer(config);
+      devIssuer = await startDemoDevIssuer(config, app.clock);
       // An online root is fine for a demo; production uses `countersign ca init --offline`.
       await ensurePki(app.pki, { organization: 'Countersign Demo', channels: DEMO_CHANNELS });
       demo = await ensureDemoWorkspace({
@@ -416,14 +479,23 @@ export async function composeService(
     });
     let closed: Promise<void> | undefined;
     const issuer = devIssuer;
+    const webhookWorker = createWebhookWorker({
+      storage: app.storage,
+      clock: app.clock,
+      random: app.random,
+      sender: createFetchWebhookSender(),
+      logger: app.logger,
+    });
     return {
       ...app,
       server,
       demo,
       devIssuer: issuer,
+      webhookWorker,
       close() {
-        closed ??= server
-          .close()
+        closed ??= webhookWorker
+          .stop()
+          .then(() => server.close())
           .then(() => issuer?.close())
           .then(() => app.close());
         return closed;
@@ -456,14 +528,14 @@ export async function loadPolicyCompiler(): Promise<PolicyCompiler> {
  * demo governance, stays the same across restarts; with `--port 0`, or when that port is taken,
  * any free port (the demo governance is then re-applied with the new URL, and logged).
  */
-async function startDemoDevIssuer(config: Config): Promise<DevIssuer> {
+async function startDemoDevIssuer(config: Config, clock: Clock): Promise<DevIssuer> {
   const { port } = config.server;
   const preferred = port === 0 || port >= 65_535 ? 0 : port + 1;
   try {
-    return await startDataDirDevIssuer(config.dataDir, { port: preferred });
+    return await startDataDirDevIssuer(config.dataDir, { port: preferred, clock });
   } catch (error) {
     if (preferred === 0) throw error;
-    return startDataDirDevIssuer(config.dataDir, { port: 0 });
+    return startDataDirDevIssuer(config.dataDir, { port: 0, clock });
   }
 }
 
@@ -474,7 +546,7 @@ async function startDemoDevIssuer(config: Config): Promise<DevIssuer> {
  */
 export async function startDataDirDevIssuer(
   dataDir: string,
-  options: { readonly host?: string; readonly port?: number } = {},
+  options: { readonly host?: string; readonly port?: number; readonly clock?: Clock } = {},
 ): Promise<DevIssuer> {
   const keyDir = join(dataDir, DEV_ISSUER_DIR);
   const issuer = await startDevIssuer({ ...options, keyDir });

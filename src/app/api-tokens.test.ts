@@ -75,6 +75,7 @@ describe('createApiTokens', () => {
         tokenId: view.id,
         name: 'reader',
         role: 'auditor',
+        userId: null,
       });
     });
 
@@ -135,7 +136,13 @@ describe('createApiTokens', () => {
 
 describe('requireRole', () => {
   it('passes a listed role and throws FORBIDDEN otherwise', () => {
-    const principal = { kind: 'api-token', tokenId: 'x', name: 'n', role: 'auditor' } as const;
+    const principal = {
+      kind: 'api-token',
+      tokenId: 'x',
+      name: 'n',
+      role: 'auditor',
+      userId: null,
+    } as const;
     requireRole(principal, ['admin', 'auditor']);
     assert.throws(() => requireRole(principal, ['admin']), hasCode('FORBIDDEN'));
   });

@@ -54,6 +54,8 @@ export interface ApiTokenView {
   readonly id: string;
   readonly name: string;
   readonly role: Role;
+  /** The governance user it acts for, or null. */
+  readonly userId: string | null;
   readonly createdAt: Date;
   readonly expiresAt: Date | null;
   readonly revokedAt: Date | null;
@@ -73,12 +75,19 @@ export interface ApiTokenPrincipal {
   readonly tokenId: string;
   readonly name: string;
   readonly role: Role;
+  /** The governance user the token acts for, or null for a script's token. */
+  readonly userId: string | null;
 }
 
 export interface CreateApiTokenInput {
   /** What the token is for, e.g. `terraform` or `alice laptop`. */
   readonly name: string;
   readonly role: Role;
+  /**
+   * The governance user (`users[].id`) the token acts for: needed to approve, reject or ask for
+   * exceptions. Whether that person may do so is decided by the governance in force, not the role.
+   */
+  readonly userId?: string | null;
   /** When the token stops working; never when null or absent. Must be in the future. */
   readonly expiresAt?: Date | null;
   /** Who creates it, recorded in the `token.created` event. */
@@ -137,6 +146,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
     id: record.id,
     name: record.name,
     role: record.role,
+    userId: record.userId,
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
     revokedAt: record.revokedAt,
@@ -162,6 +172,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
         tokenId: record.id,
         name: record.name,
         role: record.role,
+        userId: record.userId,
         createdAt: record.createdAt.toISOString(),
         expiresAt: record.expiresAt?.toISOString() ?? null,
         ...(createdBy === undefined ? {} : { createdBy: actorBody(createdBy) }),
@@ -207,6 +218,7 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       id,
       name,
       role: input.role,
+      userId: input.userId ?? null,
       secretHash: sha256(secret),
       createdAt: now,
       expiresAt,
@@ -296,7 +308,13 @@ export function createApiTokens(deps: ApiTokensDeps): ApiTokens {
       if (record === undefined || !matches || statusOf(record, clock.now()) !== 'active') {
         throw unauthenticated();
       }
-      return { kind: 'api-token', tokenId: record.id, name: record.name, role: record.role };
+      return {
+        kind: 'api-token',
+        tokenId: record.id,
+        name: record.name,
+        role: record.role,
+        userId: record.userId,
+      };
     },
   };
 }

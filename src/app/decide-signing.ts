@@ -11,7 +11,7 @@
 import { AppError, type FieldError } from '../core/errors.ts';
 import type { Workload } from '../core/governance/workload.ts';
 import type { Clock, StorageSession, TokenPurpose } from '../core/ports.ts';
-import type { GovernanceState } from './active-governance.ts';
+import type { ActiveGovernance, GovernanceState } from './active-governance.ts';
 import type { EventLog } from './append-event.ts';
 import {
   evaluateSigningDecision,
@@ -63,6 +63,15 @@ export interface DecideSigningOptions {
   ) => Promise<void>;
   /** A retry with the same key returns the first event (see `LogAppend.idempotencyKey`). */
   readonly idempotencyKey?: string;
+  /**
+   * Establishes the facts policy decides on (approvals, exception, change window) once the
+   * workload is known, from the governance in force; replaces `input.context`. The sign flow
+   * uses it to count the approvals of the workload's signing request.
+   */
+  readonly resolveContext?: (
+    workload: Workload,
+    active: ActiveGovernance,
+  ) => Promise<SigningContextInput | undefined>;
 }
 
 /** A decision, recorded. */
@@ -73,6 +82,10 @@ export interface DecidedSigning extends SigningDecision {
   readonly workload: Workload;
   /** The `signing.decided` event in the log. */
   readonly logEntry: LogAppendResult;
+  /** The facts the decision was taken on. */
+  readonly context: SigningContextInput | undefined;
+  /** True when the decision is `allow` only because an exception waived a check. */
+  readonly exceptionUsed: boolean;
 }
 
 /** What a decision reads and writes. */
@@ -104,23 +117,34 @@ export async function decideSigning(
     });
   }
   const workload = await active.verifier.verify(input.identityToken, { purpose: options.purpose });
-  const decision = evaluateSigningDecision(
-    {
-      workload,
-      product: input.product,
-      channel: input.channel,
-      ...(input.subject === undefined ? {} : { subject: input.subject }),
-      ...(input.context === undefined ? {} : { context: input.context }),
-    },
-    { governance: active.governance, policyEngine: active.policyEngine, clock: deps.clock },
-  );
+  const context =
+    options.resolveContext === undefined
+      ? input.context
+      : await options.resolveContext(workload, active);
+  const evaluate = (facts: SigningContextInput | undefined): SigningDecision =>
+    evaluateSigningDecision(
+      {
+        workload,
+        product: input.product,
+        channel: input.channel,
+        ...(input.subject === undefined ? {} : { subject: input.subject }),
+        ...(facts === undefined ? {} : { context: facts }),
+      },
+      { governance: active.governance, policyEngine: active.policyEngine, clock: deps.clock },
+    );
+  const decision = evaluate(context);
+  // An exception is used (and one of its uses consumed) only when the signature depends on it.
+  const exceptionUsed =
+    decision.decision === 'allow' &&
+    context?.exception?.active === true &&
+    evaluate({ ...context, exception: { active: false, waives: [] } }).decision !== 'allow';
   const { evidence } = decision;
   const effect = options.effect;
   const logEntry = await deps.events.appendEvent(
     SIGNING_DECIDED_EVENT,
     {
       decidedAt: evidence.decidedAt,
-      purpose: options.purpose,
+      purpose: options.purpose === 'sign-later' ? 'sign' : options.purpose,
       governanceVersion: active.version,
       workload: { ...evidence.workload },
       product: evidence.product,
@@ -136,13 +160,16 @@ export async function decideSigning(
               },
             },
           }),
-      ...(input.context === undefined ? {} : { context: toPlainContext(input.context) }),
+      ...(context === undefined ? {} : { context: toPlainContext(context) }),
       decision: evidence.decision,
       policyHash: evidence.policyHash,
       determiningPolicies: [...evidence.determiningPolicies],
       entitlementIds: [...evidence.entitlementIds],
       expiredEntitlementIds: [...decision.entitlements.expired],
       reasons: [...evidence.reasons],
+      ...(evidence.changeWindow === undefined
+        ? {}
+        : { changeWindow: { ...evidence.changeWindow } }),
     },
     {
       ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
@@ -151,7 +178,14 @@ export async function decideSigning(
         : { effect: (session, entry) => effect(session, decision, entry) }),
     },
   );
-  return { ...decision, governanceVersion: active.version, workload, logEntry };
+  return {
+    ...decision,
+    governanceVersion: active.version,
+    workload,
+    logEntry,
+    context,
+    exceptionUsed,
+  };
 }
 
 /** The decision use case with its dependencies bound, for the HTTP layer. */

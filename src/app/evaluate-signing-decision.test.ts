@@ -70,6 +70,7 @@ describe('evaluateSigningDecision', () => {
       determiningPolicies: ['sign-entitled-workload'],
       entitlementIds: ['payments-api-release'],
       reasons: ['allowed by policy sign-entitled-workload'],
+      changeWindow: { open: true },
     });
     assert.doesNotMatch(JSON.stringify(evidence), /secret/);
   });
@@ -143,7 +144,7 @@ describe('evaluateSigningDecision', () => {
     assert.equal(evaluateSigningDecision({ ...dev, workload: unlisted }, deps).decision, 'deny');
   });
 
-  it('treats a channel with change windows as closed unless told it is open', () => {
+  it('evaluates the channel change windows at the clock time unless told the state', () => {
     const windowed = {
       ...governance,
       channels: governance.channels.map((c) =>
@@ -162,8 +163,28 @@ describe('evaluateSigningDecision', () => {
       product: 'payments-api',
       channel: 'dev',
     };
+    // The clock says Sunday 2026-03-01 12:00 UTC; the window opens on Monday at 09:00.
     const closed = evaluateSigningDecision(input, { ...deps, governance: windowed });
-    assert.deepEqual(closed.reasons, ['the change window for payments-api/dev is closed']);
+    assert.deepEqual(closed.reasons, [
+      'the change window for payments-api/dev is closed',
+      'the next change window of payments-api/dev opens at 2026-03-02T09:00:00Z',
+    ]);
+    assert.deepEqual(closed.evidence.changeWindow, {
+      open: false,
+      nextOpensAt: '2026-03-02T09:00:00Z',
+    });
+    const monday = evaluateSigningDecision(input, {
+      ...deps,
+      governance: windowed,
+      clock: { now: () => new Date('2026-03-02T09:00:00Z') },
+    });
+    assert.equal(monday.decision, 'allow');
+    assert.deepEqual(monday.evidence.changeWindow, { open: true });
+    const waived = evaluateSigningDecision(
+      { ...input, context: { exception: { active: true, waives: ['changeWindow'] } } },
+      { ...deps, governance: windowed },
+    );
+    assert.equal(waived.decision, 'allow');
     const open = evaluateSigningDecision(
       { ...input, context: { changeWindow: { open: true } } },
       { ...deps, governance: windowed },

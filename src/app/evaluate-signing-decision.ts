@@ -7,6 +7,7 @@
 import type { Clock } from '../core/ports.ts';
 import { findEntitlements, matchRefPattern } from '../core/governance/find-entitlements.ts';
 import type { EntitlementMatch } from '../core/governance/find-entitlements.ts';
+import { evaluateChangeWindows } from '../core/governance/change-window.ts';
 import { findChannel } from '../core/governance/governance.ts';
 import type { Governance, Group, WaivableCheck } from '../core/governance/governance.ts';
 import type { Workload } from '../core/governance/workload.ts';
@@ -27,8 +28,8 @@ export interface SigningSubject {
 /**
  * Facts other parts of the service establish before the decision (evidence verification,
  * approvals, change windows, exceptions). Anything not given counts as absent: no provenance, no
- * passed checks, no approvals, no exception. The change window counts as open only when the
- * channel defines none.
+ * passed checks, no approvals, no exception. Without `changeWindow`, the channel's change windows
+ * are evaluated at the clock's `now` (`evaluateChangeWindows`).
  */
 export interface SigningContextInput {
   readonly evidence?: {
@@ -80,6 +81,11 @@ export interface SigningDecisionEvidence {
   readonly determiningPolicies: readonly string[];
   readonly entitlementIds: readonly string[];
   readonly reasons: readonly string[];
+  /**
+   * Whether the change window was open, and when closed the next opening (ISO 8601) if within
+   * 8 days. Absent when the request could not be put to policy (unknown product or channel).
+   */
+  readonly changeWindow?: { readonly open: boolean; readonly nextOpensAt?: string };
 }
 
 /** The outcome of `evaluateSigningDecision`. */
@@ -105,6 +111,8 @@ export interface PreparedSigningRequest {
   /** Why it could not be put to policy, when `request` is undefined. */
   readonly problems: readonly string[];
   readonly issuerName?: string;
+  /** The change-window state the request was decided with, and the next opening when closed. */
+  readonly changeWindow?: { readonly open: boolean; readonly nextOpensAt?: Date };
 }
 
 /**
@@ -137,6 +145,22 @@ export function evaluateSigningDecision(
       );
     }
   }
+  // Facts that could not be established for a request put to policy (a change window that cannot
+  // be evaluated) were taken as the failing case; say why.
+  if (prepared.request !== undefined && outcome.decision === 'deny')
+    reasons.push(...prepared.problems);
+  const window = prepared.changeWindow;
+  const isWindowWaived =
+    prepared.request?.context.exception.active === true &&
+    prepared.request.context.exception.waives.includes('changeWindow');
+  if (outcome.decision === 'deny' && window !== undefined && !window.open && !isWindowWaived) {
+    // The policy's reason says "closed"; say when it opens so the engineer knows when to retry.
+    reasons.push(
+      window.nextOpensAt === undefined
+        ? `no change window of ${input.product}/${input.channel} opens within the next 8 days`
+        : `the next change window of ${input.product}/${input.channel} opens at ${formatInstant(window.nextOpensAt)}`,
+    );
+  }
   const entitlementIds = prepared.entitlements.matched.map((e) => e.id);
   return {
     decision: outcome.decision,
@@ -159,8 +183,23 @@ export function evaluateSigningDecision(
       determiningPolicies: outcome.determiningPolicies,
       entitlementIds,
       reasons,
+      ...(window === undefined
+        ? {}
+        : {
+            changeWindow: {
+              open: window.open,
+              ...(window.nextOpensAt === undefined
+                ? {}
+                : { nextOpensAt: formatInstant(window.nextOpensAt) }),
+            },
+          }),
     },
   };
+}
+
+/** RFC 3339 in UTC to the second: change windows are minute-granular. */
+function formatInstant(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**
@@ -218,6 +257,25 @@ export function prepareSigningRequest(
     ...(emergencyGroup === undefined ? {} : { emergencyGroup }),
   };
   const context = input.context ?? {};
+  // The caller's word wins (a test of policy, or an explicit override in `explainDecision`);
+  // otherwise the windows are evaluated now. A window that cannot be evaluated is closed.
+  let changeWindow: { open: boolean; nextOpensAt?: Date };
+  if (context.changeWindow !== undefined) {
+    changeWindow = { open: context.changeWindow.open };
+  } else {
+    try {
+      const state = evaluateChangeWindows(channel.changeWindows, now);
+      changeWindow = {
+        open: state.open,
+        ...(state.nextOpensAt === undefined ? {} : { nextOpensAt: state.nextOpensAt }),
+      };
+    } catch (error) {
+      changeWindow = { open: false };
+      problems.push(
+        `the change windows of ${product.name}/${channel.name} cannot be evaluated (${error instanceof Error ? error.message : 'unknown error'}): treated as closed`,
+      );
+    }
+  }
   return {
     request: {
       action: 'sign',
@@ -234,9 +292,7 @@ export function prepareSigningRequest(
           checksPassed: context.evidence?.checksPassed ?? false,
         },
         approvals: { count: context.approvals?.count ?? 0, required: channel.approval.required },
-        // Change windows are recorded but not evaluated yet: a channel with windows is closed
-        // unless the caller, who evaluates them, says it is open (fail closed).
-        changeWindow: { open: context.changeWindow?.open ?? channel.changeWindows.length === 0 },
+        changeWindow: { open: changeWindow.open },
         exception: {
           active: context.exception?.active ?? false,
           waives: context.exception?.waives ?? [],
@@ -246,6 +302,7 @@ export function prepareSigningRequest(
     entitlements,
     problems,
     issuerName: issuer.name,
+    changeWindow,
   };
 }
 
@@ -287,7 +344,11 @@ const WORKLOAD_FIELDS = [
   'serviceAccountUid',
   'isInteractive',
 ] as const satisfies readonly (keyof Workload)[];
-type UncopiedWorkloadField = Exclude<keyof Workload, (typeof WORKLOAD_FIELDS)[number]>;
+// `tokenExpiresAt` is bookkeeping for the jti store, not identity: it stays out of the evidence.
+type UncopiedWorkloadField = Exclude<
+  keyof Workload,
+  (typeof WORKLOAD_FIELDS)[number] | 'tokenExpiresAt'
+>;
 const EVERY_WORKLOAD_FIELD_COPIED: [UncopiedWorkloadField] extends [never] ? true : never = true;
 
 function toIdentityEvidence(

@@ -147,6 +147,7 @@ for (const engine of createTestStorageEngines()) {
           id,
           name: id,
           role: 'admin' as const,
+          userId: null,
           secretHash: new Uint8Array(32),
           createdAt: created,
           expiresAt: null,

@@ -12,23 +12,37 @@ import type {
   KeyHandle,
   Random,
   SigningRepository,
+  SigningRequestRecord,
+  StorageSession,
 } from '../core/ports.ts';
-import {
-  BUNDLE_V03_MEDIA_TYPE,
-  serializeBundle,
-  type Bundle,
-  type BundleContent,
-} from '../core/sigstore/bundle.ts';
+import { serializeBundle, type Bundle, type BundleContent } from '../core/sigstore/bundle.ts';
 import { encodeDssePae, IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope } from '../core/sigstore/dsse.ts';
 import type { HashAlgorithm } from '../core/sigstore/hash-algorithm.ts';
 import { hasSubjectDigest, parseInTotoStatement } from '../core/sigstore/in-toto-statement.ts';
 import { createDsseBody, createHashedRekordBody } from '../core/sigstore/rekor-body.ts';
-import { createSetPayload } from '../core/sigstore/signed-entry-timestamp.ts';
 import {
   createLeafCertificate,
   DEFAULT_LEAF_VALIDITY_SECONDS,
 } from '../core/x509/create-leaf-certificate.ts';
 import type { SigningDecisions, DecidedSigning } from './decide-signing.ts';
+import { attestSigningDecision } from './decision-attestation.ts';
+import { issueBundle } from './issue-bundle.ts';
+import type { ActiveGovernance } from './active-governance.ts';
+import {
+  APPROVALS_POLICY_ID,
+  approvalCountForPolicy,
+  type ConsumedRequest,
+  type SigningRequests,
+  type SigningRequestView,
+} from './signing-requests.ts';
+import type { ApprovalEvaluation } from '../core/approvals/count-approvals.ts';
+import {
+  toSigningDecisionRequester,
+  type SigningDecisionPredicate,
+} from '../core/attestation/signing-decision.ts';
+import { findChannel } from '../core/governance/governance.ts';
+import type { Workload } from '../core/governance/workload.ts';
+import type { UsableException } from './exceptions.ts';
 import type { TimestampAuthority } from './issue-timestamp.ts';
 import { openChannelCa, type OpenChannelCa, type PkiDeps } from './pki.ts';
 import { buildTrustedRoot, type TrustedRootDeps } from './trusted-root.ts';
@@ -54,14 +68,43 @@ export interface SignRequest {
   readonly kind: SigningKind;
   /** For `attestation`: the in-toto Statement v1 (JSON bytes) whose subjects include the digest. */
   readonly statement?: Uint8Array;
+  /**
+   * The approved signing request this call completes. Optional: without it the workload's
+   * pending request for exactly this subject is used.
+   */
+  readonly requestId?: string;
 }
 
+/** A signature, logged, with its decision attestation. */
 export interface SignResult {
+  readonly status: 'signed';
   /** The signing record's id. */
   readonly id: string;
   readonly bundle: Bundle;
+  /** The decision attestation: why the service signed, under which policy and approvals. */
+  readonly decisionBundle: Bundle;
   readonly logIndex: bigint;
   readonly decision: DecidedSigning;
+}
+
+/** Nothing was signed yet: approvals are missing and a signing request waits for them. */
+export interface PendingSignature {
+  readonly status: 'pending';
+  readonly request: SigningRequestView;
+  readonly decision: DecidedSigning;
+}
+
+/** What `sign` answers. */
+export type SignOutcome = SignResult | PendingSignature;
+
+/** What the signing path needs of exceptions (break-glass). */
+export interface ExceptionsForSigning {
+  /** The usable exception of product/channel now, read before the decision. */
+  findUsable(product: string, channel: string, now: Date): Promise<UsableException | undefined>;
+  /** Consumes one use inside the signing transaction; throws CONFLICT when none is left. */
+  consume(session: StorageSession, id: string, now: Date): Promise<number>;
+  /** After the signing committed: logs the `exception.used` events of spent uses. */
+  logUses(): Promise<void>;
 }
 
 export interface SignDeps {
@@ -77,6 +120,11 @@ export interface SignDeps {
   readonly timestamps: Pick<TimestampAuthority, 'timestampSignature'>;
   /** Where the bundle is kept once the log has answered. */
   readonly signings: Pick<SigningRepository, 'attachBundle'>;
+  /** Signing requests and their approvals. */
+  readonly requests: SigningRequests;
+  readonly exceptions: ExceptionsForSigning;
+  /** `server.publicUrl`: names the service in decision attestations. */
+  readonly publicUrl: string;
   readonly clock: Clock;
   readonly random: Random;
   /** Leaf certificate lifetime (default 10 minutes). */
@@ -90,9 +138,12 @@ export interface SignDeps {
  *   INVALID_INPUT (bad digest or statement), NOT_FOUND (the channel has no CA), KEY_UNAVAILABLE,
  *   STORAGE_UNAVAILABLE (nothing was signed).
  */
-export async function sign(request: SignRequest, deps: SignDeps): Promise<SignResult> {
+export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOutcome> {
   const digest = decodeDigest(request.subject.digest.algorithm, request.subject.digest.value);
   const statement = request.kind === 'attestation' ? checkStatement(request, digest) : undefined;
+  let active: ActiveGovernance | undefined;
+  let pending: { record: SigningRequestRecord; evaluation: ApprovalEvaluation } | undefined;
+  let exception: UsableException | undefined;
 
   const decision = await deps.decisions.decide(
     {
@@ -101,8 +152,66 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignRe
       channel: request.channel,
       subject: request.subject,
     },
-    { purpose: 'sign' },
+    {
+      // The token's jti is consumed in the signing transaction below, not now: a call that only
+      // opens a signing request leaves the job's token usable for completing it (GitLab jobs
+      // have one token), and a signature's token is spent atomically with its log entry.
+      purpose: 'sign-later',
+      // Approvals and the exception are read for the workload the token names, from the
+      // governance in force; both are checked again and consumed in the signing transaction.
+      resolveContext: async (workload, current) => {
+        active = current;
+        pending = await deps.requests.findForSigning(
+          {
+            workload,
+            product: request.product,
+            channel: request.channel,
+            kind: request.kind,
+            subject: request.subject,
+            ...(statement === undefined ? {} : { statement }),
+          },
+          current,
+          request.requestId,
+        );
+        exception = await deps.exceptions.findUsable(
+          request.product,
+          request.channel,
+          deps.clock.now(),
+        );
+        const required =
+          findChannel(current.governance, request.product, request.channel)?.approval.required ?? 0;
+        return {
+          approvals: {
+            count: pending === undefined ? 0 : approvalCountForPolicy(pending.evaluation, required),
+          },
+          ...(exception === undefined
+            ? {}
+            : { exception: { active: true, waives: exception.waives } }),
+        };
+      },
+    },
   );
+  if (
+    decision.decision !== 'allow' &&
+    decision.determiningPolicies.length > 0 &&
+    decision.determiningPolicies.every((policy) => policy === APPROVALS_POLICY_ID) &&
+    pending?.evaluation.rejectedBy === undefined
+  ) {
+    // Only approvals are missing: open (or return) the request people approve.
+    const opened = await deps.requests.open({
+      workload: decision.workload,
+      product: request.product,
+      channel: request.channel,
+      kind: request.kind,
+      subject: request.subject,
+      ...(statement === undefined ? {} : { statement }),
+      reasons: decision.reasons,
+      policyHash: decision.policyHash,
+      governanceVersion: decision.governanceVersion,
+      decisionLogIndex: decision.logEntry.index,
+    });
+    return { status: 'pending', request: opened, decision };
+  }
   if (decision.decision !== 'allow') {
     throw new AppError(
       'POLICY_DENIED',
@@ -161,12 +270,24 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignRe
   // The signing record commits in the same transaction as the entry (threat-model INV-2).
   const id = Buffer.from(deps.random.bytes(16)).toString('base64url');
   const createdAt = deps.clock.now();
+  let consumed: ConsumedRequest | undefined;
+  let exceptionUse: number | undefined;
   const [entry] = await deps.log.append([
     {
       kind: `${kindVersion.kind}/${kindVersion.version}`,
       body,
-      effect: (session, logged) =>
-        session.signings.insert({
+      effect: async (session, logged) => {
+        // Check-consume-sign-log is one step (INV-8): of racing signers exactly one consumes
+        // the request or the exception's last use; the others' entries never commit.
+        const now = deps.clock.now();
+        await consumeTokenId(session, decision.workload, now);
+        if (pending?.evaluation.satisfied === true && active !== undefined) {
+          consumed = await deps.requests.consumeForSigning(session, pending.record.id, id, active);
+        }
+        if (decision.exceptionUsed && exception !== undefined) {
+          exceptionUse = await deps.exceptions.consume(session, exception.id, now);
+        }
+        await session.signings.insert({
           id,
           product: request.product,
           channel: request.channel,
@@ -179,44 +300,137 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignRe
           logIndex: logged.index,
           decisionLogIndex: decision.logEntry.index,
           createdAt,
-        }),
+        });
+      },
     },
   ]);
   if (entry === undefined) throw new AppError('INTERNAL', 'the log returned no entry');
 
-  const integratedTime = BigInt(entry.integratedTime);
-  const signedEntryTimestamp = await deps.logKey.sign(
-    createSetPayload({ body, integratedTime, logId: deps.logId, logIndex: entry.index }),
+  const bundle = await issueBundle(
+    { entry, body, kindVersion, signature, certificate, content },
+    deps,
   );
-  const timestamp = await deps.timestamps.timestampSignature(signature);
-  const bundle: Bundle = {
-    mediaType: BUNDLE_V03_MEDIA_TYPE,
-    version: '0.3',
-    verificationMaterial: {
-      content: { type: 'certificate', certificate },
-      tlogEntries: [
-        {
-          logIndex: entry.index,
-          logId: deps.logId,
-          kindVersion,
-          integratedTime,
-          inclusionPromise: { signedEntryTimestamp },
-          inclusionProof: {
-            logIndex: entry.index,
-            rootHash: entry.rootHash,
-            treeSize: entry.treeSize,
-            hashes: entry.inclusionProof,
-            checkpoint: entry.checkpoint,
-          },
-          canonicalizedBody: body,
-        },
-      ],
-      rfc3161Timestamps: [timestamp],
+  if (exceptionUse !== undefined) {
+    // Best effort now; the periodic sweep logs it otherwise (the use itself is already durable).
+    await deps.exceptions.logUses().catch(() => undefined);
+  }
+  const decisionBundle = await attestSigningDecision(
+    {
+      subject: { name: request.subject.name, digest: { ...request.subject.digest } },
+      predicate: decisionPredicate({
+        id,
+        request,
+        decision,
+        logIndex: entry.index,
+        consumed,
+        exception:
+          exception !== undefined && exceptionUse !== undefined
+            ? { ...exception, use: exceptionUse }
+            : undefined,
+        now: createdAt,
+      }),
     },
-    content,
+    { ...deps, channelCa: deps.channelCa },
+  );
+  await deps.signings.attachBundle(id, serializeBundle(bundle), serializeBundle(decisionBundle));
+  return { status: 'signed', id, bundle, decisionBundle, logIndex: entry.index, decision };
+}
+
+/** Spends the workload token's `jti` (threat-model A-series: single-use signing tokens). */
+async function consumeTokenId(
+  session: StorageSession,
+  workload: Workload,
+  now: Date,
+): Promise<void> {
+  const { tokenId, tokenExpiresAt } = workload;
+  if (tokenId === undefined || tokenExpiresAt === undefined) {
+    throw new AppError('INTERNAL', 'a signing token was verified without its token id');
+  }
+  if (!(await session.usedTokenIds.consume(workload.issuer, tokenId, tokenExpiresAt, now))) {
+    throw new AppError('UNAUTHENTICATED', 'the identity token was already used (replayed jti)', {
+      hint: 'each signature needs a fresh token from the CI job',
+    });
+  }
+}
+
+/** The predicate of the decision attestation of one signing (DESIGN.md §6 step 8). */
+function decisionPredicate(input: {
+  readonly id: string;
+  readonly request: SignRequest;
+  readonly decision: DecidedSigning;
+  readonly logIndex: bigint;
+  readonly consumed: ConsumedRequest | undefined;
+  readonly exception: (UsableException & { readonly use: number }) | undefined;
+  readonly now: Date;
+}): Omit<SigningDecisionPredicate, 'service'> {
+  const { decision, consumed, exception } = input;
+  return {
+    signing: {
+      id: input.id,
+      product: input.request.product,
+      channel: input.request.channel,
+      kind: input.request.kind,
+      logIndex: input.logIndex.toString(),
+    },
+    requester: toSigningDecisionRequester(decision.workload),
+    decision: {
+      policyHash: decision.policyHash,
+      governanceVersion: decision.governanceVersion,
+      decisionLogIndex: decision.logEntry.index.toString(),
+      decidedAt: decision.evidence.decidedAt,
+      determiningPolicies: [...decision.determiningPolicies],
+      reasons: [...decision.reasons],
+    },
+    evidence: [],
+    approvals: {
+      requestId: consumed?.record.id ?? null,
+      required: consumed?.rule.required ?? 0,
+      group: consumed === undefined || consumed.rule.required === 0 ? null : consumed.rule.group,
+      approvers: (consumed?.approvals ?? []).map((approval) => ({
+        userId: approval.userId,
+        group: approval.group,
+        credential: {
+          id: approval.credential.id,
+          kind: approval.credential.kind,
+          algorithm: approval.credential.algorithm,
+          publicKey: base64(approval.credential.publicKeySpki),
+          ...(approval.credential.rpId === null ? {} : { rpId: approval.credential.rpId }),
+        },
+        statement: base64(approval.record.statement),
+        signature: base64(approval.record.signature),
+        ...(approval.record.authenticatorData !== null && approval.record.clientDataJson !== null
+          ? {
+              webauthn: {
+                authenticatorData: base64(approval.record.authenticatorData),
+                clientDataJSON: base64(approval.record.clientDataJson),
+              },
+            }
+          : {}),
+      })),
+    },
+    exception:
+      exception === undefined
+        ? null
+        : {
+            id: exception.id,
+            waives: [...exception.waives],
+            reason: exception.reason,
+            requestedBy: exception.requestedBy,
+            approvedBy: [...exception.approvedBy],
+            notAfter: exception.notAfter.toISOString(),
+            maxUses: exception.maxUses,
+            use: exception.use,
+          },
+    changeWindow: {
+      // As evaluated for the decision (the caller's statement, or the channel's windows now).
+      open: decision.evidence.changeWindow?.open ?? decision.context?.changeWindow?.open ?? true,
+      evaluatedAt: input.now.toISOString(),
+    },
   };
-  await deps.signings.attachBundle(id, serializeBundle(bundle));
-  return { id, bundle, logIndex: entry.index, decision };
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
 }
 
 function decodeDigest(algorithm: HashAlgorithm, hex: string): Uint8Array {
@@ -261,7 +475,7 @@ function checkStatement(request: SignRequest, digest: Uint8Array): Uint8Array {
 /** Signing as the service offers it: one object for the HTTP layer. */
 export interface SigningService {
   /** See `sign`. */
-  sign(request: SignRequest): Promise<SignResult>;
+  sign(request: SignRequest): Promise<SignOutcome>;
   /** See `buildTrustedRoot`. */
   trustedRoot(scope?: { readonly product: string; readonly channel: string }): Promise<TrustedRoot>;
 }

@@ -221,8 +221,11 @@ export interface VerifyArtifactFilesInput {
     | { readonly path: string }
     | { readonly digest: { readonly algorithm: HashAlgorithm; readonly value: Uint8Array } };
   readonly bundlePath: string;
-  /** A TrustedRoot JSON (or single-line JSONL) file, or {@link PUBLIC_GOOD_TRUSTED_ROOT}. */
-  readonly trustedRoot: string;
+  /**
+   * A TrustedRoot JSON (or single-line JSONL) file, or {@link PUBLIC_GOOD_TRUSTED_ROOT}, or a
+   * trusted root already loaded (so several bundles are checked against the same one).
+   */
+  readonly trustedRoot: string | TrustedRoot;
   readonly policy?: IdentityPolicy;
   readonly channel?: ChannelRequirement;
   /** Hashing progress: bytes hashed so far and the file size. */
@@ -243,7 +246,10 @@ export async function verifyArtifactFiles(
   input: VerifyArtifactFilesInput,
 ): Promise<ArtifactVerification> {
   const cwd = input.cwd ?? '.';
-  const trustedRoot = await loadTrustedRoot(input.trustedRoot, cwd);
+  const trustedRoot =
+    typeof input.trustedRoot === 'string'
+      ? await loadTrustedRoot(input.trustedRoot, cwd)
+      : input.trustedRoot;
   const bundle = await loadBundle(input.bundlePath, cwd);
   let digest: { algorithm: HashAlgorithm; value: Uint8Array };
   if ('digest' in input.artifact) {

@@ -3,6 +3,7 @@
  * `src/compose.ts` wires them. Nothing here does I/O.
  */
 
+import type { WaivableCheck } from './governance/governance.ts';
 import type { Workload } from './governance/workload.ts';
 import type { PolicySource } from './policy/policy-engine.ts';
 
@@ -32,6 +33,15 @@ export interface StorageSession {
   readonly usedTokenIds: UsedTokenIdRepository;
   readonly pki: PkiStore;
   readonly signings: SigningRepository;
+  readonly approverCredentials: ApproverCredentialRepository;
+  readonly signingRequests: SigningRequestRepository;
+  readonly approvals: ApprovalRepository;
+  readonly notifications: NotificationOutbox;
+  readonly webhooks: WebhookRepository;
+  readonly webauthnChallenges: WebAuthnChallengeRepository;
+  readonly webSessions: WebSessionRepository;
+  readonly enrolments: EnrolmentRepository;
+  readonly exceptions: ExceptionRepository;
 }
 
 /** Durable storage. Every method throws `AppError('STORAGE_UNAVAILABLE')` when the engine is unreachable. */
@@ -68,6 +78,11 @@ export interface ApiTokenRecord {
   readonly id: string;
   readonly name: string;
   readonly role: Role;
+  /**
+   * The governance user the token acts for, so a person can approve or ask for exceptions from
+   * the CLI; null for tokens of scripts and services.
+   */
+  readonly userId: string | null;
   /** SHA-256 of the secret part of the token. */
   readonly secretHash: Uint8Array;
   readonly createdAt: Date;
@@ -298,8 +313,14 @@ export interface TokenIdStore {
   consume(issuer: string, tokenId: string, expiresAt: Date): Promise<boolean>;
 }
 
-/** Why a workload token is presented: `sign` tokens are single-use, `read` tokens are not. */
-export type TokenPurpose = 'sign' | 'read';
+/**
+ * Why a workload token is presented: `sign` tokens are single-use, `read` tokens are not.
+ * `sign-later` checks what `sign` checks (a well-formed `jti`) but leaves consuming it to the
+ * caller, who does it in the transaction that commits the signature (`Workload.tokenId` and
+ * `tokenExpiresAt` say what to remember), so a request that only waits for approvals does not
+ * spend the job's token.
+ */
+export type TokenPurpose = 'sign' | 'read' | 'sign-later';
 
 /** Verifies a CI workload's OIDC token and returns its normalised identity (DESIGN.md §6 step 1). */
 export interface WorkloadVerifier {
@@ -394,13 +415,470 @@ export interface SigningRecord {
 export interface SigningRepository {
   /** Written in the transaction of the signature's log entry. Throws CONFLICT on a repeated id or log index. */
   insert(record: SigningRecord): Promise<void>;
-  /** Attaches the bundle (JSON text) once the log has answered. Throws NOT_FOUND. */
-  attachBundle(id: string, bundle: string): Promise<void>;
-  findById(id: string): Promise<(SigningRecord & { readonly bundle: string | null }) | undefined>;
+  /**
+   * Attaches the bundle and the decision attestation's bundle (JSON text) once the log has
+   * answered. Throws NOT_FOUND.
+   */
+  attachBundle(id: string, bundle: string, decisionBundle?: string): Promise<void>;
+  findById(
+    id: string,
+  ): Promise<
+    | (SigningRecord & { readonly bundle: string | null; readonly decisionBundle: string | null })
+    | undefined
+  >;
   /** Newest first, at most `limit` (capped at 1000). */
   list(options: {
     readonly product?: string;
     readonly channel?: string;
     readonly limit: number;
   }): Promise<SigningRecord[]>;
+}
+
+/**
+ * Events a webhook can subscribe to (issue #6, "Notifications outbox"). Closed list: a delivery's
+ * `Countersign-Event` header is always one of these.
+ */
+export const NOTIFICATION_EVENTS = [
+  'request.created',
+  'request.approved',
+  'request.rejected',
+  'request.expired',
+  'exception.requested',
+  'exception.approved',
+  'exception.rejected',
+  'exception.used',
+  'exception.expired',
+  'exception.review-overdue',
+] as const;
+
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+/**
+ * The transactional outbox behind webhooks: a state change and the deliveries announcing it
+ * commit together or not at all, and the delivery worker sends them later (at least once).
+ */
+export interface NotificationOutbox {
+  /**
+   * Queues a delivery to every enabled webhook subscribed to `event`, in the caller's transaction.
+   * `data` must be JSON-serialisable; it becomes the body's `data` field. No webhook subscribed:
+   * nothing is written.
+   */
+  enqueue(
+    event: NotificationEvent,
+    data: Readonly<Record<string, unknown>>,
+    at: Date,
+  ): Promise<void>;
+}
+
+/** A registered webhook receiver. */
+export interface WebhookRecord {
+  /** `wh_` + random; safe to log. */
+  readonly id: string;
+  /** `https:` (or loopback `http:`) URL the deliveries are POSTed to. */
+  readonly url: string;
+  /** The events it receives, in `NOTIFICATION_EVENTS` order, at least one. */
+  readonly events: readonly NotificationEvent[];
+  /**
+   * The HMAC-SHA256 key of `Countersign-Signature`. Stored as given (the receiver needs the same
+   * bytes), so the database is as sensitive as the keystore; never logged, returned only once.
+   */
+  readonly secret: string;
+  readonly enabled: boolean;
+  readonly createdAt: Date;
+  /** Who created it (API token id); safe to log. */
+  readonly createdBy: string;
+}
+
+export type WebhookDeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One event to send to one webhook, and how sending it went. */
+export interface WebhookDeliveryRecord {
+  /** `dl_` + random; also the body's `id` and the `Countersign-Delivery` header. */
+  readonly id: string;
+  readonly webhookId: string;
+  readonly event: NotificationEvent;
+  /** The exact JSON body POSTed (`{ id, event, occurredAt, data }`). */
+  readonly body: string;
+  readonly state: WebhookDeliveryState;
+  /** Attempts made so far. */
+  readonly attempts: number;
+  /** When the next attempt is due; null once delivered or failed. */
+  readonly nextAttemptAt: Date | null;
+  /** HTTP status of the last attempt; null when none answered. */
+  readonly lastStatusCode: number | null;
+  /** Why the last attempt failed (a short excerpt of the response or the network error). */
+  readonly lastError: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface WebhookRepository {
+  /** Throws CONFLICT when the id exists. */
+  insert(webhook: WebhookRecord): Promise<void>;
+  findById(id: string): Promise<WebhookRecord | undefined>;
+  /** All webhooks, oldest first. */
+  list(): Promise<WebhookRecord[]>;
+  /** Deletes the webhook and its deliveries; false when there is no such webhook. */
+  delete(id: string): Promise<boolean>;
+  /** The webhook's deliveries, newest first, at most `limit` (capped at 1000). */
+  listDeliveries(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** Pending deliveries due at `now`, oldest due first, at most `limit`. */
+  dueDeliveries(now: Date, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * Claims a due delivery for one attempt: conditional update that moves its `nextAttemptAt` to
+   * `leaseUntil` only if it is still pending and due at `now`. True for exactly one concurrent
+   * caller (replicas share the outbox), so an attempt is made once per lease.
+   */
+  claimDelivery(id: string, now: Date, leaseUntil: Date): Promise<boolean>;
+  /** Records the outcome of one attempt. Throws NOT_FOUND. */
+  recordAttempt(
+    id: string,
+    outcome: {
+      readonly state: WebhookDeliveryState;
+      readonly attempts: number;
+      readonly nextAttemptAt: Date | null;
+      readonly lastStatusCode: number | null;
+      readonly lastError: string | null;
+      readonly at: Date;
+    },
+  ): Promise<void>;
+}
+
+/** How an approver's credential signs: a key registered from the CLI, or a passkey. */
+export type CredentialKind = 'ecdsa-p256' | 'webauthn';
+
+/** A credential a person approves with (DESIGN.md §5 User "passkeys"; approver keys). */
+export interface ApproverCredentialRecord {
+  /** ecdsa-p256: hex SHA-256 of the SPKI; webauthn: the base64url credential id. */
+  readonly id: string;
+  /** The governance user it belongs to (bound server-side, threat-model B5). */
+  readonly userId: string;
+  readonly kind: CredentialKind;
+  /** DER SubjectPublicKeyInfo (passkeys' COSE keys are converted at registration). */
+  readonly publicKeySpki: Uint8Array;
+  /** COSE algorithm: -7 ES256, -8 EdDSA, -257 RS256. */
+  readonly algorithm: number;
+  /** WebAuthn relying party id; null for approver keys. */
+  readonly rpId: string | null;
+  /** WebAuthn signature counter; 0 for approver keys. */
+  readonly signCount: number;
+  readonly label: string;
+  readonly createdAt: Date;
+  readonly revokedAt: Date | null;
+}
+
+export interface ApproverCredentialRepository {
+  /** Throws CONFLICT when the id is registered already (to anyone). */
+  insert(record: ApproverCredentialRecord): Promise<void>;
+  findById(id: string): Promise<ApproverCredentialRecord | undefined>;
+  /** Oldest first, revoked ones included. */
+  listByUser(userId: string): Promise<ApproverCredentialRecord[]>;
+  updateSignCount(id: string, signCount: number): Promise<void>;
+  /** False when there is no such credential or it was revoked already. */
+  revoke(id: string, at: Date): Promise<boolean>;
+}
+
+/** Stored states of a signing request; `approved` is derived when reading (quorum met now). */
+export type SigningRequestState = 'pending' | 'signed' | 'rejected' | 'expired' | 'cancelled';
+
+/** A signing request waiting for approvals (DESIGN.md §5 SigningRequest). Immutable but `state`. */
+export interface SigningRequestRecord {
+  readonly id: string;
+  readonly product: string;
+  readonly channel: string;
+  readonly kind: 'artifact' | 'attestation';
+  readonly subjectName: string;
+  readonly digestAlgorithm: 'sha256' | 'sha384' | 'sha512';
+  readonly digestValue: string;
+  /** For `attestation`: the in-toto statement bytes that will be signed. */
+  readonly statement: Uint8Array | null;
+  /** The requesting workload (a `Workload`), as canonical JSON text. */
+  readonly requester: string;
+  /** Issuer and subject of the requester, for lookups. */
+  readonly requesterIssuer: string;
+  readonly requesterSubject: string;
+  /** What approvers are shown besides the subject (repository, commit, evidence…), JSON text. */
+  readonly context: string;
+  /** The policy version the request was created under. */
+  readonly policyHash: string;
+  readonly governanceVersion: number;
+  readonly state: SigningRequestState;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  /** When it left `pending`. */
+  readonly closedAt: Date | null;
+  /** The signing that consumed it. */
+  readonly signingId: string | null;
+  readonly logIndex: bigint;
+}
+
+export interface SigningRequestRepository {
+  /** Throws CONFLICT on a repeated id. */
+  insert(record: SigningRequestRecord): Promise<void>;
+  findById(id: string): Promise<SigningRequestRecord | undefined>;
+  /** The pending request of this requester for exactly this subject, if any. */
+  findPending(match: {
+    readonly requesterIssuer: string;
+    readonly requesterSubject: string;
+    readonly product: string;
+    readonly channel: string;
+    readonly kind: 'artifact' | 'attestation';
+    readonly digestAlgorithm: string;
+    readonly digestValue: string;
+  }): Promise<SigningRequestRecord | undefined>;
+  /** Newest first, at most `limit` (capped at 500). */
+  list(options: {
+    readonly state?: SigningRequestState;
+    readonly product?: string;
+    readonly limit: number;
+  }): Promise<SigningRequestRecord[]>;
+  /**
+   * Moves a `pending` request to `state` (one conditional UPDATE: of two racing callers exactly
+   * one gets true, threat-model E1). False when it was not pending.
+   */
+  close(
+    id: string,
+    state: Exclude<SigningRequestState, 'pending'>,
+    at: Date,
+    signingId?: string,
+  ): Promise<boolean>;
+}
+
+/** One approval or rejection of a signing request, as submitted (threat-model INV-7). */
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly requestId: string;
+  readonly userId: string;
+  readonly credentialId: string;
+  readonly decision: 'approve' | 'reject';
+  readonly comment: string;
+  /** The canonical approval statement bytes that were signed. */
+  readonly statement: Uint8Array;
+  readonly signature: Uint8Array;
+  /** For passkeys: the WebAuthn authenticator data and client data the signature covers. */
+  readonly authenticatorData: Uint8Array | null;
+  readonly clientDataJson: Uint8Array | null;
+  readonly createdAt: Date;
+  /** The `approval.submitted` event. */
+  readonly logIndex: bigint;
+}
+
+export interface ApprovalRepository {
+  /**
+   * Throws CONFLICT on a repeated id. A person may answer again (say after a policy change voided
+   * their first approval); counting takes one vote per person (`evaluateApprovals`).
+   */
+  insert(record: ApprovalRecord): Promise<void>;
+  /** Oldest first. */
+  listByRequest(requestId: string): Promise<ApprovalRecord[]>;
+}
+
+/** What a WebAuthn challenge was issued for; a challenge of one purpose never serves another. */
+export type WebAuthnChallengePurpose = 'registration' | 'sign-in';
+
+/** A WebAuthn challenge the server issued and has not seen used yet (threat-model B1). */
+export interface WebAuthnChallengeRecord {
+  /** base64url of at least 128 random bits, exactly as sent to the browser. */
+  readonly challenge: string;
+  readonly purpose: WebAuthnChallengePurpose;
+  /** The user a registration challenge was issued to; null for sign-in. */
+  readonly userId: string | null;
+  /** The enrolment a registration challenge belongs to; null for sign-in. */
+  readonly enrolmentId: string | null;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface WebAuthnChallengeRepository {
+  /** Throws CONFLICT when the challenge exists (a broken random source). */
+  insert(record: WebAuthnChallengeRecord): Promise<void>;
+  /**
+   * Deletes the challenge and returns it when it was issued for `purpose` and is unexpired at
+   * `now`; undefined otherwise (unknown, used, expired or of another purpose). Of concurrent
+   * callers for one challenge at most one gets it. An expired challenge is deleted too.
+   */
+  consume(
+    challenge: string,
+    purpose: WebAuthnChallengePurpose,
+    now: Date,
+  ): Promise<WebAuthnChallengeRecord | undefined>;
+  /** Deletes challenges that expired at or before `now`; resolves to how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+/** A passkey web session. Only the SHA-256 of the cookie secret is stored. */
+export interface WebSessionRecord {
+  readonly secretHash: Uint8Array;
+  readonly userId: string;
+  /** The passkey that signed in; revoking it ends the session. */
+  readonly credentialId: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface WebSessionRepository {
+  /** Throws CONFLICT when a session with this hash exists. */
+  insert(record: WebSessionRecord): Promise<void>;
+  findBySecretHash(secretHash: Uint8Array): Promise<WebSessionRecord | undefined>;
+  /** Ends the session; false when there was none. */
+  delete(secretHash: Uint8Array): Promise<boolean>;
+  /** Deletes sessions that expired at or before `now`; resolves to how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+/** A one-time link that lets one person register one passkey. Only the secret's SHA-256 is stored. */
+export interface EnrolmentRecord {
+  /** Public identifier (the token string starts with it); safe to log. */
+  readonly id: string;
+  readonly secretHash: Uint8Array;
+  /** The governance user the passkey will belong to. */
+  readonly userId: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  /** When a passkey was registered with it; null while unused. */
+  readonly usedAt: Date | null;
+  readonly createdBy: GovernanceActor;
+}
+
+export interface EnrolmentRepository {
+  /** Throws CONFLICT when the id exists. */
+  insert(record: EnrolmentRecord): Promise<void>;
+  findById(id: string): Promise<EnrolmentRecord | undefined>;
+  /**
+   * Marks the enrolment used at `at` when it is unused and unexpired at `at` (one conditional
+   * UPDATE: of concurrent callers exactly one gets true).
+   */
+  markUsed(id: string, at: Date): Promise<boolean>;
+}
+
+/**
+ * Where an exception (break-glass) is in its life. `pending` waits for the emergency group;
+ * `active` may be used while `uses < maxUses` and before `notAfter`; the others are final.
+ * `expired` and `exhausted` are recorded when noticed: an `active` row past its time or out of
+ * uses is never usable, whether or not its state says so yet.
+ */
+export type ExceptionState =
+  'pending' | 'active' | 'rejected' | 'cancelled' | 'expired' | 'exhausted';
+
+/** One exception as stored (issue #6; DESIGN.md §5 Exception). */
+export interface ExceptionRecord {
+  readonly id: string;
+  readonly product: string;
+  readonly channel: string;
+  /** Which checks it waives: a non-empty subset of `WAIVABLE_CHECKS`. */
+  readonly waives: readonly WaivableCheck[];
+  /** Why, in the requester's words. */
+  readonly reason: string;
+  /** The governance user id of the requester. */
+  readonly requestedBy: string;
+  /** How long it stays usable once approved. */
+  readonly durationSeconds: number;
+  readonly maxUses: number;
+  readonly state: ExceptionState;
+  /** Set on activation: approval time + duration. */
+  readonly notAfter: Date | null;
+  readonly uses: number;
+  /** The governance version in force when it was requested. */
+  readonly governanceVersion: number;
+  readonly createdAt: Date;
+  readonly activatedAt: Date | null;
+  /** When it was rejected, cancelled, expired or exhausted. */
+  readonly endedAt: Date | null;
+  /** Who rejected or cancelled it; null when it ended on its own. */
+  readonly endedBy: string | null;
+  /** When its post-incident review is due; set on activation. */
+  readonly reviewDueAt: Date | null;
+  readonly reviewedAt: Date | null;
+  readonly reviewedBy: string | null;
+  readonly reviewFindings: string | null;
+  /** When the `exception.review-overdue` notification went out; null before. */
+  readonly reviewOverdueNotifiedAt: Date | null;
+}
+
+/** One person's vote on an exception. */
+export interface ExceptionApprovalRecord {
+  readonly exceptionId: string;
+  readonly userId: string;
+  readonly decision: 'approve' | 'reject';
+  readonly comment: string;
+  readonly createdAt: Date;
+}
+
+/** One spent use of an exception, written in the transaction of the signing it allowed. */
+export interface ExceptionUseRecord {
+  readonly exceptionId: string;
+  /** 1 for the first use. */
+  readonly use: number;
+  readonly usedAt: Date;
+  /** The log entry of its `exception.used` event; null until logged. */
+  readonly logIndex: bigint | null;
+}
+
+/** Which exceptions `ExceptionRepository.list` returns. */
+export interface ExceptionFilter {
+  readonly state?: ExceptionState;
+  readonly product?: string;
+  readonly channel?: string;
+  /** Only activated exceptions whose review was due at or before this instant and is not done. */
+  readonly reviewOverdueAt?: Date;
+  /** At most this many, newest first (capped at 1000). */
+  readonly limit: number;
+}
+
+export interface ExceptionRepository {
+  /** Throws CONFLICT when the id exists. */
+  insert(record: ExceptionRecord): Promise<void>;
+  findById(id: string): Promise<ExceptionRecord | undefined>;
+  /**
+   * Reads the exception and, inside `Storage.transaction`, holds its row until the transaction
+   * ends (PostgreSQL row lock; SQLite has one writer), so votes on it are counted one at a time.
+   */
+  lock(id: string): Promise<ExceptionRecord | undefined>;
+  list(filter: ExceptionFilter): Promise<ExceptionRecord[]>;
+  /** Its votes, oldest first. */
+  listApprovals(exceptionId: string): Promise<ExceptionApprovalRecord[]>;
+  /** Throws CONFLICT when this person has voted on this exception already. */
+  insertApproval(record: ExceptionApprovalRecord): Promise<void>;
+  /** `pending` → `active`; false when it was not pending any more. */
+  activate(
+    id: string,
+    activation: { readonly at: Date; readonly notAfter: Date; readonly reviewDueAt: Date },
+  ): Promise<boolean>;
+  /**
+   * Moves it from one of `from` to the final state `to`, recording when and by whom; false when
+   * it was in none of `from` (someone else ended it first).
+   */
+  end(
+    id: string,
+    change: {
+      readonly from: readonly ExceptionState[];
+      readonly to: 'rejected' | 'cancelled' | 'expired' | 'exhausted';
+      readonly at: Date;
+      readonly by: string | null;
+    },
+  ): Promise<boolean>;
+  /**
+   * Spends one use: one conditional UPDATE `… SET uses = uses + 1 WHERE id = ? AND state =
+   * 'active' AND uses < max_uses AND not_after > now` (threat model E1). Resolves to the new
+   * number of uses, or undefined when nothing was left: of N concurrent callers on the last use,
+   * exactly one gets a number. The use is recorded (`listUnloggedUses`) in the same statement
+   * batch.
+   */
+  consumeUse(id: string, now: Date): Promise<number | undefined>;
+  /** Spent uses whose `exception.used` event is not in the log yet, oldest first. */
+  listUnloggedUses(limit: number): Promise<ExceptionUseRecord[]>;
+  /** Records the log entry of a use's event; false when it was recorded already. */
+  markUseLogged(exceptionId: string, use: number, logIndex: bigint): Promise<boolean>;
+  /**
+   * The usable exceptions of product/channel at `now` (active, uses left, `notAfter` after
+   * `now`), the one ending first first.
+   */
+  findUsable(product: string, channel: string, now: Date): Promise<ExceptionRecord[]>;
+  /** Records the review once; false when it was reviewed already or never activated. */
+  recordReview(
+    id: string,
+    review: { readonly at: Date; readonly by: string; readonly findings: string },
+  ): Promise<boolean>;
+  /** Marks the overdue-review notification as sent; false when it was marked already. */
+  markReviewOverdueNotified(id: string, at: Date): Promise<boolean>;
 }

@@ -12,6 +12,11 @@ import type { SigningDecisions } from '../app/decide-signing.ts';
 import type { LogReader } from '../app/read-log.ts';
 import type { TimestampIssuer } from '../app/pki.ts';
 import type { SigningService } from '../app/sign.ts';
+import type { SigningRequests } from '../app/signing-requests.ts';
+import type { WebSessions } from '../app/web-sessions.ts';
+import type { Webhooks } from '../app/webhooks.ts';
+import type { Exceptions } from '../app/exceptions.ts';
+import type { Passkeys } from '../app/passkeys.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { Clock, Random, Storage } from '../core/ports.ts';
 import type { TypeBoxTypeProvider } from './typebox.ts';
@@ -36,8 +41,18 @@ export interface AppServices {
   readonly decisions: SigningDecisions;
   /** Signatures and the trusted root (`/v1/sign`, `/v1/trust`). */
   readonly signing: SigningService;
+  /** Signing requests and approvals (`/v1/requests`, `/v1/approver-keys`). */
+  readonly requests: SigningRequests;
   /** The RFC 3161 timestamp authority (`/v1/timestamp`). */
   readonly timestamps: TimestampIssuer;
+  /** Webhook receivers and their deliveries (`/v1/webhooks`). */
+  readonly webhooks: Webhooks;
+  /** Exceptions (break-glass) and their reviews (`/v1/exceptions`). */
+  readonly exceptions: Exceptions;
+  /** Passkey enrolment, registration, sign-in and sessions (`/v1/enrolments`, `/v1/passkeys`). */
+  readonly passkeys: Passkeys;
+  /** The people signed in to the approval page (`countersign_session` cookie). */
+  readonly webSessions: WebSessions;
 }
 
 /** The configuration the HTTP layer reads (a subset of `Config`). */

@@ -233,7 +233,7 @@ describe('countersign CLI', () => {
         assert.equal(listed.code, 0, listed.stderr);
         assert.match(
           listed.stdout,
-          new RegExp(`^${auditor.id}\\s+auditor\\s+auditor\\s+active`, 'm'),
+          new RegExp(`^${auditor.id}\\s+auditor\\s+auditor\\s+-\\s+active`, 'm'),
         );
 
         const forbidden = await runInProcess(['token', 'list'], {

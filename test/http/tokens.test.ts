@@ -130,6 +130,7 @@ describe('/v1/tokens', () => {
         'revokedAt',
         'role',
         'status',
+        'userId',
       ]);
       assert.equal(listed.body.includes(secret), false);
 

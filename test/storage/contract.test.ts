@@ -24,6 +24,7 @@ function token(
     id,
     name: `token ${id}`,
     role: 'approver',
+    userId: null,
     secretHash: labelHash(`secret ${id}`),
     createdAt: new Date(createdAt),
     expiresAt: null,

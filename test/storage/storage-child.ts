@@ -47,6 +47,7 @@ async function writeForever(): Promise<never> {
         id,
         name: id,
         role: 'auditor',
+        userId: null,
         secretHash: labelHash(id),
         createdAt: new Date(1_700_000_000_000 + n),
         expiresAt: null,

@@ -261,8 +261,8 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
   };
 
   const verifyToken = async (token: string, purpose: TokenPurpose): Promise<Workload> => {
-    if (purpose !== 'sign' && purpose !== 'read') {
-      throw new AppError('INTERNAL', 'token purpose must be "sign" or "read"');
+    if (purpose !== 'sign' && purpose !== 'read' && purpose !== 'sign-later') {
+      throw new AppError('INTERNAL', 'token purpose must be "sign", "sign-later" or "read"');
     }
     if (typeof token !== 'string' || token === '') throw reject('no token was presented');
     if (token.length > globalMaxBytes) {
@@ -302,7 +302,7 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
     checkAudience(issuer, claims);
     const workload = normalizeClaims(issuer, claims);
 
-    if (purpose === 'sign') {
+    if (purpose === 'sign' || purpose === 'sign-later') {
       const jti = claims.jti;
       if (jti === undefined || jti === '') {
         throw reject(
@@ -318,6 +318,7 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
       }
       // Remember the id for as long as the token could still be accepted.
       const keepUntil = new Date((exp + issuer.clockLeewaySeconds) * 1000);
+      if (purpose === 'sign-later') return { ...workload, tokenId: jti, tokenExpiresAt: keepUntil };
       if (!(await tokenIds.consume(issuer.issuer, jti, keepUntil))) {
         throw reject(`token from issuer ${issuer.name} was already used (replayed jti)`);
       }

@@ -32,6 +32,7 @@ export class SqlSigningRepository implements SigningRepository {
           log_index: record.logIndex,
           decision_log_index: record.decisionLogIndex,
           bundle: null,
+          decision_bundle: null,
           created_at: toMillis(record.createdAt, 'createdAt'),
         })
         .execute();
@@ -47,10 +48,10 @@ export class SqlSigningRepository implements SigningRepository {
     }
   }
 
-  async attachBundle(id: string, bundle: string): Promise<void> {
+  async attachBundle(id: string, bundle: string, decisionBundle?: string): Promise<void> {
     const result = await this.#context.db
       .updateTable('signings')
-      .set({ bundle })
+      .set({ bundle, decision_bundle: decisionBundle ?? null })
       .where('id', '=', id)
       .executeTakeFirst();
     if (result.numUpdatedRows !== 1n) throw new AppError('NOT_FOUND', `no signing ${id}`);
@@ -58,7 +59,10 @@ export class SqlSigningRepository implements SigningRepository {
 
   async findById(
     id: string,
-  ): Promise<(SigningRecord & { readonly bundle: string | null }) | undefined> {
+  ): Promise<
+    | (SigningRecord & { readonly bundle: string | null; readonly decisionBundle: string | null })
+    | undefined
+  > {
     const row = await this.#context.db
       .selectFrom('signings')
       .selectAll()
@@ -66,7 +70,11 @@ export class SqlSigningRepository implements SigningRepository {
       .executeTakeFirst();
     return row === undefined
       ? undefined
-      : { ...toRecord(row), bundle: readNullableString(row.bundle, 'signings.bundle') };
+      : {
+          ...toRecord(row),
+          bundle: readNullableString(row.bundle, 'signings.bundle'),
+          decisionBundle: readNullableString(row.decision_bundle, 'signings.decision_bundle'),
+        };
   }
 
   async list(options: {

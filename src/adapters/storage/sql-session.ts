@@ -5,12 +5,24 @@
  */
 import type { StorageSession } from '../../core/ports.ts';
 import { SqlApiTokenRepository } from './api-token-repository.ts';
+import { SqlApproverCredentialRepository } from './approver-credential-repository.ts';
+import { SqlExceptionRepository } from './exception-repository.ts';
 import { SqlGovernanceRepository } from './governance-repository.ts';
 import { SqlLogRepository } from './log-repository.ts';
+import {
+  SqlEnrolmentRepository,
+  SqlWebAuthnChallengeRepository,
+  SqlWebSessionRepository,
+} from './passkey-repositories.ts';
 import { SqlPkiRepository } from './pki-repository.ts';
 import { SqlSigningRepository } from './signing-repository.ts';
+import {
+  SqlApprovalRepository,
+  SqlSigningRequestRepository,
+} from './signing-request-repository.ts';
 import type { SqlContext } from './sql-context.ts';
 import { SqlUsedTokenIdRepository } from './used-token-id-repository.ts';
+import { SqlNotificationOutbox, SqlWebhookRepository } from './webhook-repository.ts';
 
 /** The repositories of one unit of work over `context`. */
 export function createSqlSession(context: SqlContext): StorageSession {
@@ -21,5 +33,14 @@ export function createSqlSession(context: SqlContext): StorageSession {
     usedTokenIds: new SqlUsedTokenIdRepository(context),
     pki: new SqlPkiRepository(context),
     signings: new SqlSigningRepository(context),
+    approverCredentials: new SqlApproverCredentialRepository(context),
+    signingRequests: new SqlSigningRequestRepository(context),
+    approvals: new SqlApprovalRepository(context),
+    notifications: new SqlNotificationOutbox(context),
+    webhooks: new SqlWebhookRepository(context),
+    webauthnChallenges: new SqlWebAuthnChallengeRepository(context),
+    webSessions: new SqlWebSessionRepository(context),
+    enrolments: new SqlEnrolmentRepository(context),
+    exceptions: new SqlExceptionRepository(context),
   };
 }

@@ -7,15 +7,24 @@ import type { Kysely } from 'kysely';
 import { isAppError } from '../../core/errors.ts';
 import type {
   ApiTokenRepository,
+  ApprovalRepository,
+  ApproverCredentialRepository,
+  EnrolmentRepository,
+  ExceptionRepository,
   GovernanceRepository,
   LogRepository,
+  NotificationOutbox,
   PkiStore,
   SigningRepository,
+  SigningRequestRepository,
   Storage,
   StorageEngine,
   StorageHealth,
   StorageSession,
   UsedTokenIdRepository,
+  WebAuthnChallengeRepository,
+  WebhookRepository,
+  WebSessionRepository,
 } from '../../core/ports.ts';
 import { CODE_SCHEMA_VERSION } from './migrations/migrations.ts';
 import { readSchemaVersion } from './migrations/run-migrations.ts';
@@ -49,6 +58,15 @@ export class SqlStorage implements Storage {
   readonly usedTokenIds: UsedTokenIdRepository;
   readonly pki: PkiStore;
   readonly signings: SigningRepository;
+  readonly approverCredentials: ApproverCredentialRepository;
+  readonly signingRequests: SigningRequestRepository;
+  readonly approvals: ApprovalRepository;
+  readonly notifications: NotificationOutbox;
+  readonly webhooks: WebhookRepository;
+  readonly webauthnChallenges: WebAuthnChallengeRepository;
+  readonly webSessions: WebSessionRepository;
+  readonly enrolments: EnrolmentRepository;
+  readonly exceptions: ExceptionRepository;
   readonly #guard: ConnectionGuard;
   readonly #root: RootSqlContext;
   readonly #onClose: (() => void) | undefined;
@@ -68,6 +86,15 @@ export class SqlStorage implements Storage {
     this.usedTokenIds = session.usedTokenIds;
     this.pki = session.pki;
     this.signings = session.signings;
+    this.approverCredentials = session.approverCredentials;
+    this.signingRequests = session.signingRequests;
+    this.approvals = session.approvals;
+    this.notifications = session.notifications;
+    this.webhooks = session.webhooks;
+    this.webauthnChallenges = session.webauthnChallenges;
+    this.webSessions = session.webSessions;
+    this.enrolments = session.enrolments;
+    this.exceptions = session.exceptions;
     this.log = session.log;
   }
 

@@ -31,6 +31,8 @@ export const serveCommand: CliCommand = {
       await service.close();
       throw error;
     }
+    // Deliveries queued while the service was down go out now; `service.close()` stops it.
+    service.webhookWorker.start();
     const loopback = ['127.0.0.1', '::1', '::', '0.0.0.0'].includes(config.server.host);
     const shownHost = loopback
       ? 'localhost'

@@ -33,6 +33,8 @@ import {
   PROGRESS_MIN_FILES,
 } from '../progress.ts';
 import { optionalString } from '../flags.ts';
+import { DECISION_BUNDLE_SUFFIX } from '../../app/verify-decision.ts';
+import { parseDuration } from '../../core/duration.ts';
 
 /** Signing requests in flight at once (the server bounds its own queue and answers 503 when full). */
 export const DEFAULT_SIGN_CONCURRENCY = 4;
@@ -72,6 +74,8 @@ interface Signed {
   readonly digest: { readonly algorithm: HashAlgorithm; readonly value: string };
   readonly logIndex: string;
   readonly bundle: string;
+  /** Where the decision attestation was written. */
+  readonly decisionBundle?: string;
   /** The server's id of the signing record, when it gives one. */
   readonly signingId?: string;
 }
@@ -96,7 +100,7 @@ export const signCommand: CliCommand = {
   name: 'sign',
   summary: 'sign files (or attest them) with the CI job identity; writes Sigstore bundles',
   usage:
-    'sign FILE… --product P --channel C [--attest STATEMENT] [--out-dir DIR] [--identity-token TOKEN]',
+    'sign FILE… --product P --channel C [--attest STATEMENT] [--out-dir DIR] [--identity-token TOKEN] [--wait [--wait-timeout 1h]]',
   details: DETAILS,
   options: {
     product: { type: 'string', valueName: 'P', help: 'product to sign for, e.g. payments-api' },
@@ -140,12 +144,29 @@ export const signCommand: CliCommand = {
       type: 'boolean',
       help: 'show progress on stderr even when it is not a terminal (never with --json)',
     },
+    wait: {
+      type: 'boolean',
+      help: 'when approvals are needed, wait for them and then sign (see --wait-timeout)',
+    },
+    'wait-timeout': {
+      type: 'string',
+      valueName: 'DURATION',
+      help: 'how long --wait waits for approvals, e.g. 30m or 2h (default 1h)',
+    },
   },
   async run(context) {
     const product = requireName(context, 'product');
     const channel = requireName(context, 'channel');
     const algorithm = parseAlgorithm(context.flags['digest-algorithm']);
     const concurrency = parseConcurrency(context.flags['concurrency']);
+    const waitTimeout = optionalString(context, 'wait-timeout');
+    const wait =
+      context.flags['wait'] === true
+        ? {
+            seconds:
+              waitTimeout === undefined ? 3600 : parseDuration(waitTimeout, '--wait-timeout'),
+          }
+        : undefined;
     const attestPath = optionalString(context, 'attest');
     const kind = parseKind(context.flags['kind'], attestPath !== undefined);
     if (context.operands.length === 0) {
@@ -203,6 +224,10 @@ export const signCommand: CliCommand = {
         target,
         digest: { algorithm, value: digest },
         statement,
+        wait,
+        note: (message) => {
+          if (!context.json) context.note(message);
+        },
       });
       finished += 1;
       progress.update(`signed ${String(finished)}/${String(targets.length)} files`);
@@ -241,6 +266,9 @@ interface SignOneInput {
   readonly target: SignTarget;
   readonly digest: { readonly algorithm: HashAlgorithm; readonly value: Uint8Array };
   readonly statement: { readonly json: unknown; readonly parsed: InTotoStatement } | undefined;
+  /** Wait this long for approvals when the server opens a signing request; undefined: do not. */
+  readonly wait: { readonly seconds: number } | undefined;
+  readonly note: (message: string) => void;
 }
 
 async function signOne(input: SignOneInput): Promise<Signed> {
@@ -265,10 +293,44 @@ async function signOne(input: SignOneInput): Promise<Signed> {
   } catch (error) {
     throw aboutFile(target.file, error, input.source);
   }
-  const { bundle, bundleJson, logIndex, id } = readSignAnswer(answer, target.file);
+  const pending = readPendingRequest(answer);
+  if (pending !== undefined) {
+    if (input.wait === undefined) {
+      throw new AppError(
+        'APPROVAL_PENDING',
+        `${target.file}: signing request ${pending.id} waits for approvals (${pending.missing})`,
+        {
+          hint: `approvers run \`countersign approve ${pending.id}\` or use the approval page; sign again with --wait to wait for them`,
+        },
+      );
+    }
+    await waitForApproval({ ...input, client, request: pending });
+    // A fresh token when the source can mint one; a job's only token otherwise (the server spends
+    // it only when it signs).
+    const token = input.source.canMint ? await input.source.next() : input.token;
+    const again = createApiClient({ server: input.server, token, timeoutMs: SIGN_TIMEOUT_MS });
+    try {
+      answer = await again.request('POST', '/v1/sign', {
+        body: { ...body, requestId: pending.id },
+        auth: true,
+      });
+    } catch (error) {
+      throw aboutFile(target.file, error, input.source);
+    }
+  }
+  const { bundle, bundleJson, logIndex, id, decisionBundleJson } = readSignAnswer(
+    answer,
+    target.file,
+  );
   checkBundleMatches(bundle, input.kind, digest, target.file);
   try {
     await writeFileAtomically(target.bundlePath, `${JSON.stringify(bundleJson)}\n`);
+    if (decisionBundleJson !== undefined) {
+      await writeFileAtomically(
+        decisionBundlePath(target.bundlePath),
+        `${JSON.stringify(decisionBundleJson)}\n`,
+      );
+    }
   } catch (cause) {
     throw new AppError(
       'INVALID_INPUT',
@@ -283,15 +345,96 @@ async function signOne(input: SignOneInput): Promise<Signed> {
     digest: { algorithm: digest.algorithm, value: hex },
     logIndex,
     bundle: target.bundle,
+    ...(decisionBundleJson === undefined
+      ? {}
+      : { decisionBundle: decisionBundlePath(target.bundle) }),
     ...(id === undefined ? {} : { signingId: id }),
   };
+}
+
+/** `<file>.sigstore.json` → `<file>.decision.sigstore.json` (what `verify` looks for). */
+function decisionBundlePath(bundlePath: string): string {
+  return `${bundlePath.slice(0, -'.sigstore.json'.length)}${DECISION_BUNDLE_SUFFIX}`;
+}
+
+/** A `202` answer's signing request, or undefined. */
+function readPendingRequest(
+  answer: unknown,
+): { readonly id: string; readonly missing: string } | undefined {
+  if (typeof answer !== 'object' || answer === null) return undefined;
+  const record = answer as { status?: unknown; request?: unknown };
+  if (record.status !== 'pending' || typeof record.request !== 'object' || record.request === null)
+    return undefined;
+  const request = record.request as { id?: unknown; approvals?: { missing?: unknown } };
+  if (typeof request.id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(request.id)) {
+    throw new AppError('INTERNAL', 'the server opened a signing request without a usable id');
+  }
+  return {
+    id: request.id,
+    missing: typeof request.approvals?.missing === 'string' ? request.approvals.missing : '',
+  };
+}
+
+/** Long-polls the request until it is approved; throws when it ends any other way or time runs out. */
+async function waitForApproval(
+  input: SignOneInput & {
+    readonly client: ReturnType<typeof createApiClient>;
+    readonly request: { readonly id: string; readonly missing: string };
+  },
+): Promise<void> {
+  const { id } = input.request;
+  const deadline = Date.now() + (input.wait?.seconds ?? 0) * 1000;
+  input.note(
+    `${input.target.file}: waiting for approvals of signing request ${id} (${input.request.missing}); approvers: countersign approve ${id}`,
+  );
+  let last = input.request.missing;
+  for (;;) {
+    const remaining = Math.ceil((deadline - Date.now()) / 1000);
+    if (remaining <= 0) {
+      throw new AppError(
+        'APPROVAL_PENDING',
+        `${input.target.file}: signing request ${id} was not approved in time (${last})`,
+        { hint: 'sign again later: the same request is picked up while it is pending' },
+      );
+    }
+    const token = input.source.canMint ? await input.source.next() : input.token;
+    const poll = createApiClient({ server: input.server, token, timeoutMs: 75_000 });
+    const view = (await poll.request(
+      'GET',
+      `/v1/requests/${id}?wait=${String(Math.min(remaining, 30))}`,
+      { auth: true },
+    )) as { state?: unknown; approvals?: { missing?: unknown; count?: unknown } };
+    const state = typeof view.state === 'string' ? view.state : 'unknown';
+    if (state === 'approved') return;
+    if (state !== 'pending') {
+      throw new AppError(
+        'POLICY_DENIED',
+        `${input.target.file}: signing request ${id} was ${state}`,
+        {
+          hint:
+            'see `countersign request show ' + id + '`; run the job again to open a new request',
+        },
+      );
+    }
+    const missing = typeof view.approvals?.missing === 'string' ? view.approvals.missing : last;
+    if (missing !== last) {
+      last = missing;
+      input.note(`${input.target.file}: signing request ${id}: ${missing}`);
+    }
+  }
 }
 
 /** The `201` answer: `{ id, logIndex, bundle }`. Anything else is a server defect, reported as such. */
 function readSignAnswer(
   answer: unknown,
   file: string,
-): { bundle: Bundle; bundleJson: unknown; logIndex: string; id: string | undefined } {
+): {
+  bundle: Bundle;
+  bundleJson: unknown;
+  logIndex: string;
+  id: string | undefined;
+  decisionBundleJson: unknown;
+} {
   const record =
     typeof answer === 'object' && answer !== null ? (answer as Record<string, unknown>) : {};
   const bundleJson = record['bundle'];
@@ -322,6 +465,7 @@ function readSignAnswer(
   return {
     bundle,
     bundleJson,
+    decisionBundleJson: record['decisionBundle'],
     logIndex: index,
     id: typeof id === 'string' && id.length <= 128 ? id : undefined,
   };

@@ -16,6 +16,7 @@ interface TokenView {
   readonly id: string;
   readonly name: string;
   readonly role: string;
+  readonly userId: string | null;
   readonly status: string;
   readonly createdAt: string;
   readonly expiresAt: string | null;
@@ -25,12 +26,18 @@ interface TokenView {
 const createCommand: CliCommand = {
   name: 'create',
   summary: 'create an API token (printed once)',
-  usage: 'token create --name NAME --role ROLE [--expires-in DURATION | --expires-at TIME]',
+  usage:
+    'token create --name NAME --role ROLE [--user USER] [--expires-in DURATION | --expires-at TIME]',
   details: AUTH_DETAILS,
   usesServer: true,
   options: {
     name: { type: 'string', valueName: 'NAME', help: 'what the token is for, e.g. "terraform"' },
     role: { type: 'string', valueName: 'ROLE', help: 'admin, approver, security or auditor' },
+    user: {
+      type: 'string',
+      valueName: 'USER',
+      help: 'the governance user the token acts for (needed to approve or reject)',
+    },
     'expires-in': { type: 'string', valueName: 'DURATION', help: 'lifetime: 90d, 12h, 30m' },
     'expires-at': {
       type: 'string',
@@ -41,6 +48,7 @@ const createCommand: CliCommand = {
   async run(context) {
     const name = requireString(context, 'name');
     const role = requireString(context, 'role');
+    const userId = optionalString(context, 'user');
     const expiresIn = optionalString(context, 'expires-in');
     const expiresAt = optionalString(context, 'expires-at');
     if (expiresIn !== undefined && expiresAt !== undefined) {
@@ -49,6 +57,7 @@ const createCommand: CliCommand = {
     const body = {
       name,
       role,
+      ...(userId === undefined ? {} : { userId }),
       ...(expiresIn === undefined ? {} : { expiresInSeconds: parseDuration(expiresIn) }),
       ...(expiresAt === undefined ? {} : { expiresAt }),
     };
@@ -61,7 +70,7 @@ const createCommand: CliCommand = {
       context.printJson(created);
     } else {
       context.note(
-        `Created token ${created.id} (${created.role}) "${created.name}". Shown once; store it now:`,
+        `Created token ${created.id} (${created.role}${created.userId === null ? '' : `, acts for ${created.userId}`}) "${created.name}". Shown once; store it now:`,
       );
       context.print(created.token);
     }
@@ -88,11 +97,12 @@ const listCommand: CliCommand = {
       return 0;
     }
     const rows = [
-      ['ID', 'NAME', 'ROLE', 'STATUS', 'CREATED', 'EXPIRES'],
+      ['ID', 'NAME', 'ROLE', 'USER', 'STATUS', 'CREATED', 'EXPIRES'],
       ...tokens.map((token) => [
         token.id,
         token.name,
         token.role,
+        token.userId ?? '-',
         token.status,
         token.createdAt,
         token.expiresAt ?? 'never',

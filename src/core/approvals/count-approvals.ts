@@ -16,7 +16,11 @@ import {
   type ApprovalSubject,
   type ApprovalSubjectKind,
 } from './approval-statement.ts';
-import { verifyApprovalSignature, type ApproverKey } from './verify-approval.ts';
+import {
+  verifyApprovalSignature,
+  type ApproverKey,
+  type WebAuthnAssertion,
+} from './verify-approval.ts';
 
 /** The request being approved, as the server recorded it. */
 export interface ApprovalRequest {
@@ -50,6 +54,8 @@ export interface SubmittedApproval {
   readonly statementBytes: Uint8Array;
   readonly signature: Uint8Array;
   readonly approverKey: ApproverKey;
+  /** The rest of a passkey assertion; required when `approverKey.kind` is `webauthn`. */
+  readonly webauthn?: WebAuthnAssertion;
 }
 
 /** Humans and groups as of evaluation time (governance `User` / `Group` fit). */

@@ -67,7 +67,11 @@ describe('parseGovernanceFile', () => {
       );
       assert.equal(governance.channels.length, 6);
       const prod = findChannel(governance, 'payments-api', 'prod');
-      assert.deepEqual(prod?.approval, { required: 2, group: 'payments-approvers' });
+      assert.deepEqual(prod?.approval, {
+        required: 2,
+        group: 'payments-approvers',
+        lifetimeSeconds: 86_400,
+      });
       assert.equal(prod?.signingMode, 'managed');
       assert.deepEqual(prod?.requiredEvidence, ['provenance', 'checks']);
       assert.equal(findChannel(governance, 'web-frontend', 'dev')?.signingMode, 'ephemeral');

@@ -7,18 +7,22 @@
  * its line, so `countersign plan` fails before anything is applied.
  */
 import { Value } from '@sinclair/typebox/value';
+import { tryParseDuration } from '../duration.ts';
 import { AppError, isAppError } from '../errors.ts';
 import type { FieldError } from '../errors.ts';
+import { DEFAULT_APPROVAL_LIFETIME_SECONDS, DEFAULT_EXCEPTION_RULES } from './governance.ts';
 import type {
   Channel,
   ChangeWindow,
   Entitlement,
+  ExceptionRules,
   Governance,
   Group,
   InlinePolicy,
   Product,
   User,
 } from './governance.ts';
+import { describeScheduleProblem } from './change-window.ts';
 import { GovernanceFileSchema } from './governance-schema.ts';
 import type { GovernanceFileDocument } from './governance-schema.ts';
 import { validateIssuerConfig } from './issuer.ts';
@@ -46,6 +50,10 @@ export interface GovernanceFile {
  * Issuer types whose `sub` claim is customisable or derived from names (GitHub, GitLab): an
  * entitlement for them must select an immutable id, not the subject (threat model A17, C1).
  */
+/** Bounds on `exceptions:` durations: break-glass is short-lived, its review prompt. */
+const MAX_EXCEPTION_DURATION_SECONDS = 30 * 86_400;
+const MAX_REVIEW_WITHIN_SECONDS = 90 * 86_400;
+
 const SUBJECT_IS_NOT_AN_ID: ReadonlySet<string> = new Set(['github-actions', 'gitlab']);
 
 /** Reads every value of the document as possibly missing: the reader omits what failed. */
@@ -57,6 +65,10 @@ type Loose<T> = T extends readonly (infer U)[]
 type LooseDocument = Loose<GovernanceFileDocument>;
 type LooseEntitlement = NonNullable<NonNullable<LooseDocument['entitlements']>[number]>;
 type LooseSelector = NonNullable<LooseEntitlement['selector']>;
+type LooseChannel = NonNullable<
+  NonNullable<NonNullable<NonNullable<LooseDocument['products']>[number]>['channels']>[number]
+>;
+type LooseChangeWindow = NonNullable<NonNullable<LooseChannel['changeWindows']>[number]>;
 
 /**
  * Parses and validates `governance.yaml`.
@@ -84,6 +96,7 @@ export function parseGovernanceFile(
   checker.checkProducts();
   checker.checkEntitlements(issuers);
   checker.checkPolicies();
+  checker.checkExceptions();
   if (errors.length > 0) throw invalid(fileName, errors);
 
   // The reader and the schema must agree; if they do not, that is our bug, not the operator's.
@@ -279,16 +292,40 @@ class ReferenceChecker {
             `needs ${String(approval.required)} approvals but group ${approval.group ?? ''} has ${String(members)} member(s): nothing could ever be signed`,
           );
         }
-        this.#checkGroupRef(`${channelPath}.emergencyGroup`, channel.emergencyGroup, 'emergency');
+        const second = approval?.secondGroup;
+        if (second !== undefined) {
+          const secondMembers = this.#checkGroupRef(
+            `${channelPath}.approval.secondGroup.group`,
+            second.group,
+            'approvers',
+          );
+          if (second.group === approval?.group) {
+            this.#report(
+              `${channelPath}.approval.secondGroup.group`,
+              'must differ from approval.group (use a larger approval.required instead)',
+            );
+          } else if (
+            secondMembers !== undefined &&
+            second.required !== undefined &&
+            second.required > secondMembers
+          ) {
+            this.#report(
+              `${channelPath}.approval.secondGroup.required`,
+              `needs ${String(second.required)} approvals but group ${second.group} has ${String(secondMembers)} member(s): nothing could ever be signed`,
+            );
+          }
+        }
+        if (approval?.lifetime !== undefined && tryParseDuration(approval.lifetime) === undefined) {
+          this.#report(
+            `${channelPath}.approval.lifetime`,
+            `${approval.lifetime} is not a duration such as 8h, 2d or 1h30m`,
+          );
+        }
+        this.#checkEmergencyGroup(`${channelPath}.emergencyGroup`, channel.emergencyGroup);
         (channel.changeWindows ?? []).forEach((window, windowIndex) => {
           const windowPath = `${channelPath}.changeWindows[${String(windowIndex)}]`;
-          if (
-            window?.start !== undefined &&
-            window.end !== undefined &&
-            window.start >= window.end
-          ) {
-            this.#report(`${windowPath}.end`, `must be after start (${window.start})`);
-          }
+          if (window === undefined) return;
+          this.#checkChangeWindow(windowPath, window);
           if (window?.timeZone !== undefined && !isTimeZone(window.timeZone)) {
             this.#report(
               `${windowPath}.timeZone`,
@@ -298,6 +335,40 @@ class ReferenceChecker {
         });
       });
     });
+  }
+
+  /** One change window: weekly or a schedule, never both, never a start equal to its end. */
+  #checkChangeWindow(path: string, window: LooseChangeWindow): void {
+    const weeklyFields = (['days', 'start', 'end'] as const).filter((f) => window[f] !== undefined);
+    if (window.schedule !== undefined) {
+      if (weeklyFields.length > 0) {
+        this.#report(
+          `${path}.schedule`,
+          `give either schedule or days/start/end, not both (remove ${weeklyFields.join(', ')})`,
+        );
+        return;
+      }
+      const problem = describeScheduleProblem(window.schedule);
+      if (problem !== undefined) this.#report(`${path}.schedule`, problem);
+      return;
+    }
+    const missing = (['days', 'start', 'end'] as const).filter((f) => window[f] === undefined);
+    if (missing.length > 0) {
+      // Only a wholly absent field: one the reader rejected is reported already.
+      if (missing.some((f) => this.#read.lineOf(`${path}.${f}`) === undefined)) {
+        this.#report(
+          path,
+          `a change window needs days, start and end, or a schedule (missing ${missing.join(', ')})`,
+        );
+      }
+      return;
+    }
+    if (window.start === window.end) {
+      this.#report(
+        `${path}.end`,
+        `equals start (${window.start ?? ''}): give a later end, an earlier one to span midnight, or a schedule such as "* * * * mon"`,
+      );
+    }
   }
 
   checkEntitlements(issuers: readonly IssuerConfig[]): void {
@@ -393,6 +464,42 @@ class ReferenceChecker {
     return time;
   }
 
+  /** An emergency group too small for `exceptions.required` could never approve an exception. */
+  #checkEmergencyGroup(path: string, name: string | undefined): void {
+    const members = this.#checkGroupRef(path, name, 'emergency');
+    const required = this.#doc.exceptions?.required ?? DEFAULT_EXCEPTION_RULES.required;
+    if (members !== undefined && required > members) {
+      this.#report(
+        path,
+        `exceptions.required is ${String(required)} but group ${name ?? ''} has ${String(members)} member(s): no exception could ever be approved`,
+      );
+    }
+  }
+
+  checkExceptions(): void {
+    const rules = this.#doc.exceptions;
+    if (rules === undefined) return;
+    const maxDuration = this.#checkDuration('exceptions.maxDuration', rules.maxDuration);
+    if (maxDuration !== undefined && maxDuration > MAX_EXCEPTION_DURATION_SECONDS) {
+      this.#report(
+        'exceptions.maxDuration',
+        `${rules.maxDuration ?? ''} is longer than 30d: an exception is for an emergency, not a policy`,
+      );
+    }
+    const reviewWithin = this.#checkDuration('exceptions.reviewWithin', rules.reviewWithin);
+    if (reviewWithin !== undefined && reviewWithin > MAX_REVIEW_WITHIN_SECONDS) {
+      this.#report('exceptions.reviewWithin', `${rules.reviewWithin ?? ''} is longer than 90d`);
+    }
+  }
+
+  #checkDuration(path: string, value: string | undefined): number | undefined {
+    if (value === undefined) return undefined;
+    const seconds = tryParseDuration(value);
+    if (seconds === undefined)
+      this.#report(path, `${value} is not a duration such as 8h, 2d or 1h30m`);
+    return seconds;
+  }
+
   checkPolicies(): void {
     const names = new Set<string>();
     (this.#doc.policies?.inline ?? []).forEach((policy, index) => {
@@ -454,17 +561,26 @@ function buildGovernance(
         product: product.name,
         name: channel.name,
         signingMode: channel.signingMode ?? 'ephemeral',
-        approval:
-          channel.approval?.group === undefined
-            ? { required: channel.approval?.required ?? 0 }
-            : { required: channel.approval.required, group: channel.approval.group },
+        approval: {
+          required: channel.approval?.required ?? 0,
+          ...(channel.approval?.group === undefined ? {} : { group: channel.approval.group }),
+          ...(channel.approval?.secondGroup === undefined
+            ? {}
+            : { secondGroup: channel.approval.secondGroup }),
+          lifetimeSeconds:
+            tryParseDuration(channel.approval?.lifetime ?? '') ?? DEFAULT_APPROVAL_LIFETIME_SECONDS,
+        },
         ...(channel.emergencyGroup === undefined ? {} : { emergencyGroup: channel.emergencyGroup }),
-        changeWindows: (channel.changeWindows ?? []).map((w): ChangeWindow => ({
-          days: w.days,
-          start: w.start,
-          end: w.end,
-          timeZone: w.timeZone ?? 'UTC',
-        })),
+        changeWindows: (channel.changeWindows ?? []).map((w): ChangeWindow =>
+          w.schedule !== undefined
+            ? { schedule: w.schedule, timeZone: w.timeZone ?? 'UTC' }
+            : {
+                days: w.days ?? [],
+                start: w.start ?? '',
+                end: w.end ?? '',
+                timeZone: w.timeZone ?? 'UTC',
+              },
+        ),
         requiredEvidence: channel.requiredEvidence ?? [],
       });
     }
@@ -502,7 +618,20 @@ function buildGovernance(
       files: doc.policies?.files ?? [],
       inline,
     },
+    exceptions: buildExceptionRules(doc.exceptions),
   });
+}
+
+function buildExceptionRules(rules: GovernanceFileDocument['exceptions']): ExceptionRules {
+  const defaults = DEFAULT_EXCEPTION_RULES;
+  return {
+    required: rules?.required ?? defaults.required,
+    maxDurationSeconds: tryParseDuration(rules?.maxDuration ?? '') ?? defaults.maxDurationSeconds,
+    maxUses: rules?.maxUses ?? defaults.maxUses,
+    reviewWithinSeconds:
+      tryParseDuration(rules?.reviewWithin ?? '') ?? defaults.reviewWithinSeconds,
+    blockWhenReviewOverdue: rules?.blockWhenReviewOverdue ?? defaults.blockWhenReviewOverdue,
+  };
 }
 
 function collectWarnings(

@@ -104,12 +104,28 @@ export const IssuerEntrySchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** A weekly period when signing is allowed (`products[].channels[].changeWindows[]`). */
+/**
+ * A period when signing is allowed (`products[].channels[].changeWindows[]`): weekly (`days`,
+ * `start`, `end`) or a cron-like `schedule`, never both; `governance-file.ts` checks which.
+ */
 export const ChangeWindowSchema = Type.Object(
   {
-    days: Type.Array(oneOf(WEEKDAYS, 'a day of the week'), { minItems: 1, uniqueItems: true }),
-    start: HH_MM,
-    end: HH_MM,
+    days: Type.Optional(
+      Type.Array(oneOf(WEEKDAYS, 'a day of the week'), { minItems: 1, uniqueItems: true }),
+    ),
+    start: Type.Optional(HH_MM),
+    end: Type.Optional({
+      ...HH_MM,
+      description: 'a 24-hour time HH:MM; before start means the window ends the next day',
+    }),
+    schedule: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          '5-field cron expression (minute hour day-of-month month day-of-week), open every minute it matches, e.g. "* 9-16 * * mon-fri"; instead of days/start/end',
+      }),
+    ),
     timeZone: Type.Optional(
       Type.String({ minLength: 1, maxLength: 64, default: 'UTC', description: 'IANA time zone' }),
     ),
@@ -129,6 +145,28 @@ export const ApprovalRuleSchema = Type.Object(
       Type.String({
         ...NAME,
         description: 'a group with purpose "approvers" defined in this file',
+      }),
+    ),
+    secondGroup: Type.Optional(
+      Type.Object(
+        {
+          group: Type.String({
+            ...NAME,
+            description: 'another group with purpose "approvers"; its people count separately',
+          }),
+          required: Type.Integer({ minimum: 1, maximum: 10 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    lifetime: Type.Optional(
+      Type.String({
+        pattern: '^(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$',
+        minLength: 2,
+        maxLength: 32,
+        default: '24h',
+        description:
+          'how long an approval stays valid and a request waits for approvals, e.g. 8h or 2d',
       }),
     ),
   },
@@ -272,6 +310,55 @@ export const PoliciesSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** How exceptions (break-glass) are approved, bounded and reviewed (`exceptions`). */
+export const ExceptionRulesSchema = Type.Object(
+  {
+    required: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10,
+        default: 1,
+        description:
+          'distinct members of the channel’s emergency group who must approve; the requester never counts',
+      }),
+    ),
+    maxDuration: Type.Optional(
+      Type.String({
+        pattern: '^(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$',
+        minLength: 2,
+        maxLength: 32,
+        default: '24h',
+        description: 'a duration such as 2h or 1d (the longest an approved exception stays usable)',
+      }),
+    ),
+    maxUses: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        default: 10,
+        description: 'the most signatures one exception may allow',
+      }),
+    ),
+    reviewWithin: Type.Optional(
+      Type.String({
+        pattern: '^(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$',
+        minLength: 2,
+        maxLength: 32,
+        default: '72h',
+        description:
+          'a duration such as 72h or 3d (when the review is due after the exception’s notAfter)',
+      }),
+    ),
+    blockWhenReviewOverdue: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description: 'refuse new exceptions for a product while one of its reviews is overdue',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /** The whole `governance.yaml` document. */
 export const GovernanceFileSchema = Type.Object(
   {
@@ -285,6 +372,7 @@ export const GovernanceFileSchema = Type.Object(
     users: Type.Optional(Type.Array(UserEntrySchema, { maxItems: 10_000, default: [] })),
     groups: Type.Optional(Type.Array(GroupEntrySchema, { maxItems: 1000, default: [] })),
     policies: Type.Optional(PoliciesSchema),
+    exceptions: Type.Optional(ExceptionRulesSchema),
   },
   { additionalProperties: false },
 );

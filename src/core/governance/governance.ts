@@ -58,15 +58,38 @@ export interface ApprovalRule {
   readonly required: number;
   /** Group name; absent only when `required` is 0. */
   readonly group?: string;
+  /** Optionally, K more people of a second group (e.g. security as well as the team). */
+  readonly secondGroup?: { readonly group: string; readonly required: number };
+  /**
+   * How long an approval stays valid, and how long a signing request waits for its quorum
+   * before it expires (seconds).
+   */
+  readonly lifetimeSeconds: number;
 }
 
-/** A weekly period during which signing is allowed. Recorded now; enforcement comes later. */
-export interface ChangeWindow {
+/** Approvals and signing requests last a day unless the channel says otherwise. */
+export const DEFAULT_APPROVAL_LIFETIME_SECONDS = 24 * 3600;
+
+/**
+ * A period during which signing is allowed on a channel, weekly or cron-like; evaluated by
+ * `evaluateChangeWindows` (`change-window.ts`, which documents midnight spans and DST).
+ */
+export type ChangeWindow = WeeklyChangeWindow | ScheduleChangeWindow;
+
+/** Every week on `days`, from `start` to `end` local time. */
+export interface WeeklyChangeWindow {
   readonly days: readonly Weekday[];
   /** `HH:MM`, 24-hour. */
   readonly start: string;
-  /** `HH:MM`, 24-hour, after `start`. */
+  /** `HH:MM`, 24-hour; before `start` means the window ends the next day (spans midnight). */
   readonly end: string;
+  /** IANA time zone, e.g. `Europe/Berlin`. */
+  readonly timeZone: string;
+}
+
+/** Every local minute a 5-field cron expression matches, e.g. `* 9-16 * * mon-fri`. */
+export interface ScheduleChangeWindow {
+  readonly schedule: string;
   /** IANA time zone, e.g. `Europe/Berlin`. */
   readonly timeZone: string;
 }
@@ -169,7 +192,35 @@ export interface Governance {
   readonly users: readonly User[];
   readonly groups: readonly Group[];
   readonly policies: GovernancePolicies;
+  /** How exceptions (break-glass) are approved, bounded and reviewed. */
+  readonly exceptions: ExceptionRules;
 }
+
+/**
+ * The `exceptions:` section of governance.yaml: one set of rules for every channel. Exceptions
+ * themselves are approved by the channel's `emergencyGroup`.
+ */
+export interface ExceptionRules {
+  /** Distinct members of the channel's emergency group who must approve; the requester never counts. */
+  readonly required: number;
+  /** The longest an exception may stay usable after its approval. */
+  readonly maxDurationSeconds: number;
+  /** The most signatures one exception may allow. */
+  readonly maxUses: number;
+  /** How long after its approval an exception's post-incident review is due. */
+  readonly reviewWithinSeconds: number;
+  /** Whether an overdue review blocks new exceptions for the same product. */
+  readonly blockWhenReviewOverdue: boolean;
+}
+
+/** The rules when governance.yaml has no `exceptions:` section (or leaves fields out). */
+export const DEFAULT_EXCEPTION_RULES: ExceptionRules = Object.freeze({
+  required: 1,
+  maxDurationSeconds: 24 * 3600,
+  maxUses: 10,
+  reviewWithinSeconds: 72 * 3600,
+  blockWhenReviewOverdue: true,
+});
 
 /** Governance before anything has been applied: what the first `countersign plan` compares with. */
 export const EMPTY_GOVERNANCE: Governance = Object.freeze({
@@ -180,6 +231,7 @@ export const EMPTY_GOVERNANCE: Governance = Object.freeze({
   users: [],
   groups: [],
   policies: { defaults: true, files: [], inline: [] },
+  exceptions: DEFAULT_EXCEPTION_RULES,
 });
 
 /** The channel `product/name`, or undefined. Names compare exactly. */

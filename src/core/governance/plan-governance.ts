@@ -12,6 +12,7 @@ export const GOVERNANCE_OBJECT_KINDS = [
   'product',
   'channel',
   'entitlement',
+  'exceptions',
   'policy',
 ] as const;
 export type GovernanceObjectKind = (typeof GOVERNANCE_OBJECT_KINDS)[number];
@@ -30,7 +31,8 @@ export interface GovernanceChange {
   readonly action: 'add' | 'update' | 'remove';
   readonly kind: GovernanceObjectKind;
   /** The object's identity: issuer/product/group name, `product/channel`, entitlement or user id,
-   * `defaults`, `file:<path>`, `inline:<name>` or `policy-set` for policies. */
+   * `defaults`, `file:<path>`, `inline:<name>` or `policy-set` for policies, `rules` for
+   * exceptions. */
   readonly key: string;
   /** For updates, what differs; empty for add and remove. */
   readonly fields: readonly FieldChange[];
@@ -63,6 +65,7 @@ export function planGovernance(
     ...diffList('product', current.products, desired.products, (p) => p.name),
     ...diffList('channel', current.channels, desired.channels, (c) => `${c.product}/${c.name}`),
     ...diffList('entitlement', current.entitlements, desired.entitlements, (e) => e.id),
+    ...diffList('exceptions', [current.exceptions], [desired.exceptions], () => 'rules'),
     ...diffPolicies(current, desired),
   ];
   if (

@@ -61,6 +61,11 @@ export interface Workload {
   readonly runId?: string;
   /** The token's `jti`, when present. */
   readonly tokenId?: string;
+  /**
+   * Until when the token could still be accepted (its `exp` plus the issuer's clock leeway): how
+   * long a consumed `jti` must be remembered. Set for purposes `sign` and `sign-later`.
+   */
+  readonly tokenExpiresAt?: Date;
   /** Kubernetes namespace and service account, for `kubernetes` issuers. */
   readonly namespace?: string;
   readonly serviceAccount?: string;

@@ -12,6 +12,7 @@ import { encodeTrustedRoot } from '../../core/sigstore/trusted-root.ts';
 import type { RouteModule } from '../server-deps.ts';
 import { strictObject } from '../typebox.ts';
 import { readWorkloadToken } from '../workload-token.ts';
+import { renderSigningRequest, SigningRequestSchema } from './requests.ts';
 
 const NAME = Type.String({ minLength: 1, maxLength: 128, pattern: '^[a-z0-9][a-z0-9._-]*$' });
 
@@ -63,6 +64,15 @@ const SignBody = strictObject({
       { description: 'an in-toto Statement v1 whose subjects include the digest' },
     ),
   ),
+  requestId: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9_-]+$',
+      description:
+        'the approved signing request this call completes (default: this workload’s pending request for exactly this subject)',
+    }),
+  ),
 });
 
 export const signingRoutes: RouteModule = {
@@ -78,7 +88,7 @@ export const signingRoutes: RouteModule = {
           tags: ['signing'],
           summary: 'Sign an artifact digest or an in-toto attestation as the calling workload',
           description:
-            'Authenticate with the workload OIDC token as `Authorization: Bearer`. The answer is a Sigstore bundle v0.3 whose log entry is already committed. 403 with the reasons when policy denies.',
+            'Authenticate with the workload OIDC token as `Authorization: Bearer`. The answer is a Sigstore bundle v0.3 whose log entry is already committed, and the decision attestation as a second bundle. 202 with a signing request when only approvals are missing: follow it with `GET /v1/requests/{id}?wait=30`, then call again with a fresh token. 403 with the reasons when policy denies.',
           body: SignBody,
           response: {
             201: Type.Object({
@@ -88,6 +98,18 @@ export const signingRoutes: RouteModule = {
                 {},
                 { additionalProperties: true, description: 'Sigstore bundle v0.3 (proto3 JSON)' },
               ),
+              decisionBundle: Type.Object(
+                {},
+                {
+                  additionalProperties: true,
+                  description:
+                    'the decision attestation (https://countersign.dev/attestation/signing-decision/v1) as a Sigstore bundle v0.3',
+                },
+              ),
+            }),
+            202: Type.Object({
+              status: Type.Literal('pending'),
+              request: SigningRequestSchema,
             }),
           },
         },
@@ -103,7 +125,7 @@ export const signingRoutes: RouteModule = {
             },
           );
         }
-        const { product, channel, subject, kind, statement } = request.body;
+        const { product, channel, subject, kind, statement, requestId } = request.body;
         if ((kind === 'attestation') !== (statement !== undefined)) {
           throw new AppError(
             'INVALID_INPUT',
@@ -125,7 +147,15 @@ export const signingRoutes: RouteModule = {
           subject,
           kind,
           ...(statement === undefined ? {} : { statement: canonicalJsonBytes(statement) }),
+          ...(requestId === undefined ? {} : { requestId }),
         });
+        if (result.status === 'pending') {
+          return reply
+            .code(202)
+            .header('cache-control', 'no-store')
+            .header('location', `/v1/requests/${result.request.id}`)
+            .send({ status: 'pending' as const, request: renderSigningRequest(result.request) });
+        }
         return reply
           .code(201)
           .header('cache-control', 'no-store')
@@ -133,6 +163,7 @@ export const signingRoutes: RouteModule = {
             id: result.id,
             logIndex: result.logIndex.toString(),
             bundle: encodeBundle(result.bundle),
+            decisionBundle: encodeBundle(result.decisionBundle),
           });
       },
     );

@@ -23,6 +23,9 @@ const TokenSchema = Type.Object({
   id: Type.String({ description: 'Public identifier; the token string starts with cs_<id>_' }),
   name: Type.String(),
   role: RoleSchema,
+  userId: Type.Union([Type.String(), Type.Null()], {
+    description: 'The governance user the token acts for (approvals, exceptions), or null',
+  }),
   status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),
   createdAt: Type.String({ format: 'date-time' }),
   expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -32,6 +35,14 @@ const TokenSchema = Type.Object({
 const CreateTokenBody = strictObject({
   name: Type.String({ minLength: 1, maxLength: 100, description: 'What the token is for' }),
   role: RoleSchema,
+  userId: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[a-z0-9][a-z0-9._-]*$',
+      description: 'A governance user id: the token then acts for that person (needed to approve)',
+    }),
+  ),
   expiresAt: Type.Optional(
     Type.String({ format: 'date-time', description: 'When it stops working' }),
   ),
@@ -75,7 +86,7 @@ export const tokenRoutes: RouteModule = {
         },
       },
       async (request, reply) => {
-        const { name, role, expiresAt, expiresInSeconds } = request.body;
+        const { name, role, userId, expiresAt, expiresInSeconds } = request.body;
         if (expiresAt !== undefined && expiresInSeconds !== undefined) {
           throw new AppError('INVALID_INPUT', 'give expiresAt or expiresInSeconds, not both', {
             errors: [{ path: '/expiresInSeconds', message: 'conflicts with expiresAt' }],
@@ -91,6 +102,7 @@ export const tokenRoutes: RouteModule = {
         const created = await apiTokens.createToken({
           name,
           role,
+          userId: userId ?? null,
           expiresAt: expiry,
           createdBy: { kind: 'api-token', id: principal.tokenId, name: principal.name },
         });
@@ -147,6 +159,7 @@ function renderToken(view: ApiTokenView) {
     id: view.id,
     name: view.name,
     role: view.role,
+    userId: view.userId,
     status: view.status,
     createdAt: view.createdAt.toISOString(),
     expiresAt: view.expiresAt?.toISOString() ?? null,

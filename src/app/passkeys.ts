@@ -13,6 +13,7 @@
  * Registration (CBOR attestation parsing) uses `@simplewebauthn/server`; assertions are checked
  * by `verifyWebAuthnAssertion` from core, the same code that verifies approvals offline.
  */
+import { encodeBase32 } from '../core/base32.ts';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { verifyRegistrationResponse } from '@simplewebauthn/server';
@@ -555,24 +556,4 @@ function decodeBase64url(text: string): Uint8Array {
 
 function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
-}
-
-const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** RFC 4648 base32, lower case, without padding. */
-function encodeBase32(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = (buffer << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32_ALPHABET.charAt((buffer >>> (bits - 5)) & 31);
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  if (bits > 0) out += BASE32_ALPHABET.charAt((buffer << (5 - bits)) & 31);
-  return out;
 }

@@ -12,7 +12,8 @@ describe('tryParseDuration', () => {
     assert.equal(tryParseDuration('1d2h3m4s'), 93_784);
   });
   it('refuses zero, signs, spaces, other units and out-of-order units', () => {
-    for (const text of ['', '0s', '-1h', '1 h', '2w', '1m1h', 'h', '1.5h', '99999999999s']) {
+    assert.equal(tryParseDuration('2w'), 1_209_600);
+    for (const text of ['', '0s', '-1h', '1 h', '2y', '1m1h', 'h', '1.5h', '99999999999s']) {
       assert.equal(tryParseDuration(text), undefined, text);
     }
   });

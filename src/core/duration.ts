@@ -1,12 +1,13 @@
 /**
  * Durations as people write them in governance.yaml and on the command line: `90s`, `15m`,
- * `2h`, `7d`, or a combination such as `1h30m`. One parser, so every place that accepts a
+ * `2h`, `7d`, `2w`, or a combination such as `1h30m`. One parser, so every place that accepts a
  * duration accepts the same spellings.
  */
 import { AppError } from './errors.ts';
 
-const UNIT_SECONDS = { d: 86_400, h: 3_600, m: 60, s: 1 } as const;
-const DURATION_PATTERN = /^(?:(\d{1,5})d)?(?:(\d{1,6})h)?(?:(\d{1,7})m)?(?:(\d{1,9})s)?$/;
+const UNIT_SECONDS = { w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1 } as const;
+const DURATION_PATTERN =
+  /^(?:(\d{1,4})w)?(?:(\d{1,5})d)?(?:(\d{1,6})h)?(?:(\d{1,7})m)?(?:(\d{1,9})s)?$/;
 
 /** The longest duration anything accepts: ten years. */
 export const MAX_DURATION_SECONDS = 10 * 366 * UNIT_SECONDS.d;
@@ -19,8 +20,9 @@ export function tryParseDuration(text: string): number | undefined {
   if (text.length === 0 || text.length > 32) return undefined;
   const match = DURATION_PATTERN.exec(text);
   if (match === null) return undefined;
-  const [, d, h, m, s] = match;
+  const [, w, d, h, m, s] = match;
   const seconds =
+    Number(w ?? 0) * UNIT_SECONDS.w +
     Number(d ?? 0) * UNIT_SECONDS.d +
     Number(h ?? 0) * UNIT_SECONDS.h +
     Number(m ?? 0) * UNIT_SECONDS.m +

@@ -7,6 +7,7 @@ import { parseDuration } from '../../core/duration.ts';
 import { AppError } from '../../core/errors.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
 import { optionalString, requireString } from '../flags.ts';
+import { printTable } from '../print-table.ts';
 
 const AUTH_DETAILS = [
   'Talks to the server named by --server or COUNTERSIGN_SERVER (default http://localhost:8080),',
@@ -244,16 +245,7 @@ const listCommand: CliCommand = {
             : (view.review.dueAt ?? '-'),
       ]),
     ];
-    const widths =
-      rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-    for (const row of rows) {
-      context.print(
-        row
-          .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      );
-    }
+    printTable(context, rows);
     return 0;
   },
 };

@@ -5,13 +5,8 @@
 import { AppError } from '../../core/errors.ts';
 import type { CliCommand } from '../command.ts';
 import { optionalString, requireString } from '../flags.ts';
-import { parseDuration } from './token.ts';
-
-const AUTH_DETAILS = [
-  'Talks to the server named by --server or COUNTERSIGN_SERVER (default http://localhost:8080),',
-  'authenticating with an admin token from COUNTERSIGN_TOKEN or --token. Prefer the variable:',
-  'command-line flags are visible to other users in the process list.',
-].join('\n');
+import { parseDuration } from '../../core/duration.ts';
+import { SERVER_AUTH_DETAILS } from '../print-table.ts';
 
 interface EnrolmentView {
   readonly id: string;
@@ -26,7 +21,7 @@ const enrolLinkCommand: CliCommand = {
   summary: 'create a one-time passkey enrolment link for a user (printed once)',
   usage: 'passkey enrol-link --user ID [--expires-in DURATION]',
   details: [
-    AUTH_DETAILS,
+    SERVER_AUTH_DETAILS,
     '',
     'The user must be in the governance in force. Give the link to that person over a channel',
     'you trust: whoever opens it first registers a passkey that approves as that user. It works',
@@ -48,7 +43,9 @@ const enrolLinkCommand: CliCommand = {
     const created = (await context.client().request('POST', '/v1/enrolments', {
       body: {
         userId,
-        ...(expiresIn === undefined ? {} : { expiresInSeconds: parseDuration(expiresIn) }),
+        ...(expiresIn === undefined
+          ? {}
+          : { expiresInSeconds: parseDuration(expiresIn, '--expires-in') }),
       },
       auth: true,
     })) as EnrolmentView;
@@ -68,6 +65,6 @@ export const passkeyCommand: CliCommand = {
   name: 'passkey',
   summary: 'passkeys for the approval page: enrolment links (through the API)',
   usage: 'passkey enrol-link',
-  details: AUTH_DETAILS,
+  details: SERVER_AUTH_DETAILS,
   subcommands: [enrolLinkCommand],
 };

@@ -5,12 +5,8 @@
 import { AppError } from '../../core/errors.ts';
 import type { CliCommand } from '../command.ts';
 import { optionalString, requireString } from '../flags.ts';
-
-const AUTH_DETAILS = [
-  'Talks to the server named by --server or COUNTERSIGN_SERVER (default http://localhost:8080),',
-  'authenticating with an admin token from COUNTERSIGN_TOKEN or --token. Prefer the variable:',
-  'command-line flags are visible to other users in the process list.',
-].join('\n');
+import { printTable, SERVER_AUTH_DETAILS } from '../print-table.ts';
+import { parseDuration } from '../../core/duration.ts';
 
 interface TokenView {
   readonly id: string;
@@ -28,7 +24,7 @@ const createCommand: CliCommand = {
   summary: 'create an API token (printed once)',
   usage:
     'token create --name NAME --role ROLE [--user USER] [--expires-in DURATION | --expires-at TIME]',
-  details: AUTH_DETAILS,
+  details: SERVER_AUTH_DETAILS,
   usesServer: true,
   options: {
     name: { type: 'string', valueName: 'NAME', help: 'what the token is for, e.g. "terraform"' },
@@ -58,7 +54,9 @@ const createCommand: CliCommand = {
       name,
       role,
       ...(userId === undefined ? {} : { userId }),
-      ...(expiresIn === undefined ? {} : { expiresInSeconds: parseDuration(expiresIn) }),
+      ...(expiresIn === undefined
+        ? {}
+        : { expiresInSeconds: parseDuration(expiresIn, '--expires-in') }),
       ...(expiresAt === undefined ? {} : { expiresAt }),
     };
     const created = (await context
@@ -82,7 +80,7 @@ const listCommand: CliCommand = {
   name: 'list',
   summary: 'list API tokens',
   usage: 'token list',
-  details: AUTH_DETAILS,
+  details: SERVER_AUTH_DETAILS,
   usesServer: true,
   async run(context) {
     const { tokens } = (await context.client().request('GET', '/v1/tokens', { auth: true })) as {
@@ -108,16 +106,7 @@ const listCommand: CliCommand = {
         token.expiresAt ?? 'never',
       ]),
     ];
-    const widths =
-      rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-    for (const row of rows) {
-      context.print(
-        row
-          .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      );
-    }
+    printTable(context, rows);
     return 0;
   },
 };
@@ -126,7 +115,7 @@ const revokeCommand: CliCommand = {
   name: 'revoke',
   summary: 'revoke an API token at once',
   usage: 'token revoke ID',
-  details: AUTH_DETAILS,
+  details: SERVER_AUTH_DETAILS,
   usesServer: true,
   async run(context) {
     const [id, ...rest] = context.operands;
@@ -148,28 +137,6 @@ export const tokenCommand: CliCommand = {
   name: 'token',
   summary: 'create, list and revoke operator API tokens (through the API)',
   usage: 'token create|list|revoke',
-  details: AUTH_DETAILS,
+  details: SERVER_AUTH_DETAILS,
   subcommands: [createCommand, listCommand, revokeCommand],
 };
-
-const DURATION_UNITS: Readonly<Record<string, number>> = {
-  s: 1,
-  m: 60,
-  h: 3_600,
-  d: 86_400,
-  w: 604_800,
-};
-
-/** `90d`, `12h`, `30m`, `45s`, `2w` → seconds. Throws INVALID_INPUT. */
-export function parseDuration(text: string): number {
-  const match = /^(\d{1,6})([smhdw])$/.exec(text.trim());
-  const amount = match?.[1];
-  const unit = match?.[2];
-  const factor = unit === undefined ? undefined : DURATION_UNITS[unit];
-  if (amount === undefined || factor === undefined) {
-    throw new AppError('INVALID_INPUT', `"${text.slice(0, 20)}" is not a duration`, {
-      hint: 'write a number and a unit: 90d, 12h, 30m, 45s or 2w',
-    });
-  }
-  return Number(amount) * factor;
-}

@@ -5,6 +5,7 @@
 import { AppError } from '../../core/errors.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
 import { optionalString, requireString } from '../flags.ts';
+import { printTable } from '../print-table.ts';
 
 const AUTH_DETAILS = [
   'Talks to the server named by --server or COUNTERSIGN_SERVER (default http://localhost:8080),',
@@ -187,17 +188,4 @@ function onlyOperand(context: CommandContext, command: string): string {
     });
   }
   return id;
-}
-
-function printTable(context: CommandContext, rows: readonly (readonly string[])[]): void {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  for (const row of rows) {
-    context.print(
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
-  }
 }

@@ -6,7 +6,7 @@
  * Tree sizes and indices are `bigint` everywhere: RFC 9162 sizes are uint64 and `number` loses
  * exactness past 2^53.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import { viewBytes } from './bytes.ts';
 
@@ -18,9 +18,6 @@ export const RFC6962_NODE_PREFIX = 0x01;
 export const HASH_SIZE = 32;
 /** RFC 9162 §4.1 tree sizes are uint64. */
 export const MAX_TREE_SIZE = (1n << 64n) - 1n;
-
-const LEAF_PREFIX = Uint8Array.of(RFC6962_LEAF_PREFIX);
-const NODE_PREFIX = Uint8Array.of(RFC6962_NODE_PREFIX);
 
 /** A stored node: the root of the complete subtree of 2^level leaves starting at leaf `index · 2^level`. */
 export interface NodeId {
@@ -67,7 +64,11 @@ export const EMPTY_FRONTIER: Frontier = Object.freeze({ treeSize: 0n, nodes: Obj
 
 /** RFC 6962 §2.1: the leaf hash `SHA-256(0x00 || leaf)`. */
 export function hashLeaf(leaf: Uint8Array): Uint8Array {
-  return viewBytes(createHash('sha256').update(LEAF_PREFIX).update(leaf).digest());
+  // One-shot `hash` over one buffer: a fifth faster than a Hash object on the append path.
+  const input = new Uint8Array(1 + leaf.byteLength);
+  input[0] = RFC6962_LEAF_PREFIX;
+  input.set(leaf, 1);
+  return viewBytes(hash('sha256', input, 'buffer'));
 }
 
 /**
@@ -75,7 +76,11 @@ export function hashLeaf(leaf: Uint8Array): Uint8Array {
  * hashes; functions taking attacker-controlled hashes check their length before calling this.
  */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return viewBytes(createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest());
+  const input = new Uint8Array(1 + left.byteLength + right.byteLength);
+  input[0] = RFC6962_NODE_PREFIX;
+  input.set(left, 1);
+  input.set(right, 1 + left.byteLength);
+  return viewBytes(hash('sha256', input, 'buffer'));
 }
 
 /** RFC 6962 §2.1: the root of the empty tree, `SHA-256("")`. A fresh copy on every call. */

@@ -281,6 +281,16 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOu
         // the request or the exception's last use; the others' entries never commit.
         const now = deps.clock.now();
         await consumeTokenId(session, decision.workload, now);
+        // The decision holds only for the governance it was taken under: a change applied since
+        // (a revoked entitlement, a removed approver, a stricter rule) aborts this signature.
+        const inForce = await session.governance.latestVersion();
+        if (inForce !== decision.governanceVersion) {
+          throw new AppError(
+            'CONFLICT',
+            `governance changed while signing (version ${String(decision.governanceVersion)} decided, ${String(inForce)} in force); nothing was signed`,
+            { hint: 'sign again with a fresh token: the new governance decides' },
+          );
+        }
         if (pending?.evaluation.satisfied === true && active !== undefined) {
           consumed = await deps.requests.consumeForSigning(session, pending.record.id, id, active);
         }

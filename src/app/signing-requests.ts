@@ -78,7 +78,8 @@ export interface HumanActor {
 /** Who is looking at or acting on a request. */
 export type RequestViewer =
   | { readonly kind: 'human'; readonly userId: string }
-  | { readonly kind: 'admin' }
+  | { readonly kind: 'admin'; readonly tokenId: string }
+  | { readonly kind: 'auditor' }
   | { readonly kind: 'workload'; readonly workload: Workload };
 
 /** What a request shows as state: `approved` is derived (pending and the rule is met now). */
@@ -560,7 +561,8 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
 
   return {
     async open(input) {
-      const existing = await storage.signingRequests.findPending({
+      const existing = await storage.signingRequests.findLatest({
+        state: 'pending',
         requesterIssuer: input.workload.issuer,
         requesterSubject: input.workload.subject,
         product: input.product,
@@ -576,6 +578,28 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
         existing.expiresAt.getTime() > clock.now().getTime()
       ) {
         return view(existing);
+      }
+      // A rejection is a veto: the same workload cannot simply ask again for the same subject
+      // until the rejected request would have expired anyway.
+      const vetoed = await storage.signingRequests.findLatest({
+        state: 'rejected',
+        requesterIssuer: input.workload.issuer,
+        requesterSubject: input.workload.subject,
+        product: input.product,
+        channel: input.channel,
+        kind: input.kind,
+        digestAlgorithm: input.subject.digest.algorithm,
+        digestValue: input.subject.digest.value,
+      });
+      if (vetoed !== undefined && vetoed.expiresAt.getTime() > clock.now().getTime()) {
+        throw new AppError(
+          'POLICY_DENIED',
+          `signing request ${vetoed.id} for this artifact on ${input.product}/${input.channel} was rejected; a new request can be opened after ${vetoed.expiresAt.toISOString()}`,
+          {
+            errors: [{ path: '/decision', message: `rejected in signing request ${vetoed.id}` }],
+            hint: `see why with \`countersign request show ${vetoed.id}\``,
+          },
+        );
       }
       const active = await state.current();
       const channel = findChannel(active.governance, input.product, input.channel);
@@ -662,7 +686,8 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
         record = await expireIfDue(record);
         requirePending(record);
       } else {
-        const found = await storage.signingRequests.findPending({
+        const found = await storage.signingRequests.findLatest({
+          state: 'pending',
           requesterIssuer: input.workload.issuer,
           requesterSubject: input.workload.subject,
           product: input.product,
@@ -929,7 +954,7 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
     async cancel(id, viewer) {
       const record = await load(id);
       if (!canView(record, viewer)) throw new AppError('NOT_FOUND', `no signing request ${id}`);
-      if (viewer.kind === 'human') {
+      if (viewer.kind === 'human' || viewer.kind === 'auditor') {
         throw new AppError(
           'FORBIDDEN',
           'only the requesting workload or an admin cancels a request',
@@ -941,7 +966,13 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
       requirePending(record);
       await events.appendEvent(
         REQUEST_CANCELLED_EVENT,
-        { requestId: id, by: viewer.kind === 'workload' ? viewer.workload.identityUri : 'admin' },
+        {
+          requestId: id,
+          by:
+            viewer.kind === 'workload'
+              ? { workload: viewer.workload.identityUri }
+              : { apiToken: viewer.tokenId },
+        },
         {
           effect: async (session) => {
             if (!(await session.signingRequests.close(id, 'cancelled', clock.now()))) {

@@ -224,6 +224,8 @@ export interface UsedTokenIdRepository {
    * an unexpired record exists (a replay). Concurrent calls for one id: exactly one gets true.
    */
   consume(issuer: string, tokenId: string, expiresAt: Date, now: Date): Promise<boolean>;
+  /** Whether `tokenId` of `issuer` has an unexpired record at `now`. Reads only. */
+  isUsed(issuer: string, tokenId: string, now: Date): Promise<boolean>;
   /** Deletes the records that expired at or before `now`; resolves to how many. */
   purgeExpired(now: Date): Promise<number>;
 }
@@ -311,6 +313,11 @@ export interface TokenIdStore {
    * RATE_LIMITED when it cannot record the id; callers then fail closed.
    */
   consume(issuer: string, tokenId: string, expiresAt: Date): Promise<boolean>;
+  /**
+   * Whether `tokenId` of `issuer` was consumed and its record has not expired: the early, read-only
+   * refusal of a replayed token whose consumption happens later, in a transaction (`sign-later`).
+   */
+  isUsed(issuer: string, tokenId: string): Promise<boolean>;
 }
 
 /**
@@ -616,8 +623,9 @@ export interface SigningRequestRepository {
   /** Throws CONFLICT on a repeated id. */
   insert(record: SigningRequestRecord): Promise<void>;
   findById(id: string): Promise<SigningRequestRecord | undefined>;
-  /** The pending request of this requester for exactly this subject, if any. */
-  findPending(match: {
+  /** The newest request in `state` of this requester for exactly this subject, if any. */
+  findLatest(match: {
+    readonly state: SigningRequestState;
     readonly requesterIssuer: string;
     readonly requesterSubject: string;
     readonly product: string;

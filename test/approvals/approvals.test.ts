@@ -239,13 +239,58 @@ describe('approvals bound to the artifact', () => {
     assert.equal(anonymous.statusCode, 403, anonymous.body);
   });
 
+  it('refuses a spent workload token before it can open a request', async () => {
+    const token = await app.workloadToken();
+    const signed = await app.inject({
+      method: 'POST',
+      url: '/v1/sign',
+      token,
+      payload: signBody('dev', 'spent-token'),
+    });
+    assert.equal(signed.statusCode, 201, signed.body);
+    const replayed = await app.inject({
+      method: 'POST',
+      url: '/v1/sign',
+      token,
+      payload: signBody('prod', 'spent-token-replay'),
+    });
+    assert.equal(replayed.statusCode, 401, replayed.body);
+    assert.match(replayed.body, /already used/);
+  });
+
+  it('lets only the requesting workload or an admin cancel, not an auditor', async () => {
+    const request = await openRequest(app, 'staging', 'cancel-me');
+    const auditor = await app.inject({
+      method: 'POST',
+      url: '/v1/tokens',
+      token: app.adminToken,
+      payload: { name: 'audit', role: 'auditor' },
+    });
+    const auditorToken = (auditor.json() as { token: string }).token;
+    const refused = await app.inject({
+      method: 'POST',
+      url: `/v1/requests/${request.id}/cancel`,
+      token: auditorToken,
+    });
+    assert.equal(refused.statusCode, 403, refused.body);
+    const cancelled = await app.inject({
+      method: 'POST',
+      url: `/v1/requests/${request.id}/cancel`,
+      token: await app.workloadToken(),
+    });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    assert.equal((cancelled.json() as RequestJson).state, 'cancelled');
+  });
+
   it('lets one rejection end the request', async () => {
     const bob = await app.person('bob');
     const request = await openRequest(app, 'prod', 'rejected');
     const rejected = await answer(app, bob, request.id, 'reject');
     assert.equal((rejected.json() as RequestJson).state, 'rejected');
-    // The workload asking again opens a new request rather than reviving the rejected one.
-    assert.notEqual((await openRequest(app, 'prod', 'rejected')).id, request.id);
+    // The veto holds: asking again for the same artifact is refused, naming the request.
+    const again = await requestSigning(app, 'prod', 'rejected');
+    assert.equal(again.statusCode, 403, again.body);
+    assert.match(again.body, new RegExp(`${request.id} .* was rejected`));
   });
 
   it('spends one quorum on exactly one of 50 racing signatures', async () => {

@@ -93,7 +93,10 @@ for (const engine of createTestStorageEngines()) {
       it('accepts an id once until it expires, per issuer', async (t) => {
         const { storage } = await openFreshStorage(t, engine);
         const ids = storage.usedTokenIds;
+        assert.equal(await ids.isUsed('https://a', 'jti-1', at(0)), false);
         assert.equal(await ids.consume('https://a', 'jti-1', at(300), at(0)), true);
+        assert.equal(await ids.isUsed('https://a', 'jti-1', at(10)), true);
+        assert.equal(await ids.isUsed('https://a', 'jti-1', at(300)), false, 'expired');
         assert.equal(await ids.consume('https://a', 'jti-1', at(300), at(10)), false);
         assert.equal(await ids.consume('https://b', 'jti-1', at(300), at(10)), true);
         // Expired but not purged yet: the record is replaced, and then holds again.

@@ -148,6 +148,7 @@ for (const engine of createTestStorageEngines()) {
           request('r1', { kind: 'attestation', statement }),
         );
         const match = {
+          state: 'pending' as const,
           requesterIssuer: 'https://issuer.example',
           requesterSubject: 'repo:acme/payments:ref:refs/tags/v1',
           product: 'payments-api',
@@ -156,13 +157,13 @@ for (const engine of createTestStorageEngines()) {
           digestAlgorithm: 'sha256',
           digestValue: 'ab'.repeat(32),
         };
-        assert.equal((await storage.signingRequests.findPending(match))?.id, 'r2');
+        assert.equal((await storage.signingRequests.findLatest(match))?.id, 'r2');
         assert.equal(
-          await storage.signingRequests.findPending({ ...match, channel: 'staging' }),
+          await storage.signingRequests.findLatest({ ...match, channel: 'staging' }),
           undefined,
         );
         assert.equal(
-          await storage.signingRequests.findPending({ ...match, digestValue: 'cd'.repeat(32) }),
+          await storage.signingRequests.findLatest({ ...match, digestValue: 'cd'.repeat(32) }),
           undefined,
         );
       });

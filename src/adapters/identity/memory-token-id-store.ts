@@ -40,6 +40,10 @@ export function createMemoryTokenIdStore(options: MemoryTokenIdStoreOptions): To
   };
 
   return {
+    isUsed(issuer, tokenId) {
+      const seenUntil = expiries.get(JSON.stringify([issuer, tokenId]));
+      return Promise.resolve(seenUntil !== undefined && seenUntil > clock.now().getTime());
+    },
     consume(issuer, tokenId, expiresAt) {
       const now = clock.now().getTime();
       if (now - lastSweep >= SWEEP_INTERVAL_MS) sweep(now);

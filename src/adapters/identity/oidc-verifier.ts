@@ -318,7 +318,14 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
       }
       // Remember the id for as long as the token could still be accepted.
       const keepUntil = new Date((exp + issuer.clockLeewaySeconds) * 1000);
-      if (purpose === 'sign-later') return { ...workload, tokenId: jti, tokenExpiresAt: keepUntil };
+      if (purpose === 'sign-later') {
+        // Refused now if already spent (no decision, request or log event for a replay); the
+        // atomic consumption happens in the signing transaction.
+        if (await tokenIds.isUsed(issuer.issuer, jti)) {
+          throw reject(`token from issuer ${issuer.name} was already used (replayed jti)`);
+        }
+        return { ...workload, tokenId: jti, tokenExpiresAt: keepUntil };
+      }
       if (!(await tokenIds.consume(issuer.issuer, jti, keepUntil))) {
         throw reject(`token from issuer ${issuer.name} was already used (replayed jti)`);
       }

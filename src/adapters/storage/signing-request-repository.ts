@@ -84,7 +84,8 @@ export class SqlSigningRequestRepository implements SigningRequestRepository {
     return row === undefined ? undefined : toRequest(row);
   }
 
-  async findPending(match: {
+  async findLatest(match: {
+    readonly state: SigningRequestState;
     readonly requesterIssuer: string;
     readonly requesterSubject: string;
     readonly product: string;
@@ -103,7 +104,7 @@ export class SqlSigningRequestRepository implements SigningRequestRepository {
       .where('product', '=', match.product)
       .where('channel', '=', match.channel)
       .where('kind', '=', match.kind)
-      .where('state', '=', 'pending')
+      .where('state', '=', match.state)
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();

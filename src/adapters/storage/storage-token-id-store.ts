@@ -34,5 +34,8 @@ export function createStorageTokenIdStore(options: StorageTokenIdStoreOptions): 
       }
       return storage.usedTokenIds.consume(issuer, tokenId, expiresAt, now);
     },
+    isUsed(issuer, tokenId) {
+      return storage.usedTokenIds.isUsed(issuer, tokenId, clock.now());
+    },
   };
 }

@@ -34,6 +34,17 @@ export class SqlUsedTokenIdRepository implements UsedTokenIdRepository {
     return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
+  async isUsed(issuer: string, tokenId: string, now: Date): Promise<boolean> {
+    const row = await this.#context.db
+      .selectFrom('used_token_ids')
+      .select('token_id')
+      .where('issuer', '=', issuer)
+      .where('token_id', '=', tokenId)
+      .where('expires_at', '>', toMillis(now, 'now'))
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async purgeExpired(now: Date): Promise<number> {
     const result = await this.#context.db
       .deleteFrom('used_token_ids')

@@ -146,12 +146,9 @@ export const requestRoutes: RouteModule = {
       if (bearer !== undefined) {
         const principal = await apiTokens.authenticateToken(bearer);
         if (principal.userId !== null) return { kind: 'human', userId: principal.userId };
-        if (
-          principal.role === 'admin' ||
-          principal.role === 'auditor' ||
-          principal.role === 'security'
-        ) {
-          return { kind: 'admin' };
+        if (principal.role === 'admin') return { kind: 'admin', tokenId: principal.tokenId };
+        if (principal.role === 'auditor' || principal.role === 'security') {
+          return { kind: 'auditor' };
         }
         throw new AppError(
           'FORBIDDEN',

@@ -338,6 +338,7 @@ const WORKLOAD_FIELDS = [
   'commitSha',
   'runnerEnvironment',
   'runId',
+  'actors',
   'tokenId',
   'namespace',
   'serviceAccount',

@@ -25,7 +25,7 @@ import {
   DEFAULT_LEAF_VALIDITY_SECONDS,
 } from '../core/x509/create-leaf-certificate.ts';
 import type { SigningDecisions, DecidedSigning } from './decide-signing.ts';
-import { attestSigningDecision } from './decision-attestation.ts';
+import { attestSigningDecision, decisionAttestationWorkload } from './decision-attestation.ts';
 import { issueBundle } from './issue-bundle.ts';
 import type { ActiveGovernance } from './active-governance.ts';
 import {
@@ -191,6 +191,19 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOu
       },
     },
   );
+  // The service's own identity signs decision attestations; no workload may be certified as it
+  // (a generic issuer on the service's URL could otherwise mint look-alike attestations).
+  const service = decisionAttestationWorkload(deps.publicUrl);
+  if (
+    decision.workload.issuer === service.issuer ||
+    decision.workload.identityUri.startsWith(`${service.issuer}/`)
+  ) {
+    throw new AppError(
+      'POLICY_DENIED',
+      `workload identity ${decision.workload.identityUri} is reserved for the service's own decision attestations`,
+      { hint: 'trust no issuer on the service’s own URL in governance' },
+    );
+  }
   if (
     decision.decision !== 'allow' &&
     decision.determiningPolicies.length > 0 &&

@@ -336,6 +336,7 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
       kind: record.kind,
       requester: statementRequester(requester),
       policyHash: active.policyEngine.policyHash,
+      ...(requester.actors === undefined ? {} : { startedBy: requester.actors }),
     };
   };
 
@@ -544,6 +545,14 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
     const rule = ruleFor(record, active);
     const requester = statementRequester(requesterOf(record));
     const identities = [user.id, user.email.toLowerCase()];
+    const startedBy = (requesterOf(record).actors ?? []).map((actor) => actor.toLowerCase());
+    if (startedBy.some((actor) => identities.includes(actor))) {
+      throw new AppError(
+        'FORBIDDEN',
+        `${user.id} started the job that asks for this signature and cannot approve it`,
+        { hint: 'separation of duties: another member of the group must approve' },
+      );
+    }
     if (identities.includes(requester.subject) || identities.includes(requester.identityUri)) {
       throw new AppError('FORBIDDEN', `${user.id} requested this signature and cannot approve it`);
     }

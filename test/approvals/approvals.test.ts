@@ -205,6 +205,23 @@ describe('approvals bound to the artifact', () => {
     await app.applyGovernance(approvalsGovernance(devIssuerUrl));
   });
 
+  it('does not let the person who started the job approve its request', async () => {
+    const bob = await app.person('bob');
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/sign',
+      token: await app.workloadToken('bob'),
+      payload: signBody('staging', 'started-by-bob'),
+    });
+    assert.equal(response.statusCode, 202, response.body);
+    const { id } = (response.json() as { request: RequestJson }).request;
+    const own = await answer(app, bob, id);
+    assert.equal(own.statusCode, 403, own.body);
+    assert.match(own.body, /bob started the job/);
+    // Someone else in the group may.
+    assert.equal((await answer(app, await app.person('carol'), id)).statusCode, 200);
+  });
+
   it('does not let a workload approve', async () => {
     const request = await openRequest(app, 'staging', 'workload-approves');
     const token = await app.workloadToken();

@@ -74,8 +74,8 @@ export interface ApprovalsService {
   readonly service: ComposedService;
   readonly dataDir: string;
   readonly adminToken: string;
-  /** A fresh single-use workload token of the demo workload. */
-  workloadToken(): Promise<string>;
+  /** A fresh single-use workload token of the demo workload (started by `actor`, default dev). */
+  workloadToken(actor?: string): Promise<string>;
   /** A person with an API token and a registered approver key. */
   person(userId: string): Promise<Person>;
   inject(options: {
@@ -159,7 +159,7 @@ export async function startApprovalsService(
     service,
     dataDir,
     adminToken,
-    workloadToken: () => devIssuer.mintToken(),
+    workloadToken: (actor) => devIssuer.mintToken(actor === undefined ? {} : { actor }),
     async person(userId) {
       const known = people.get(userId);
       if (known !== undefined) return known;

@@ -78,6 +78,8 @@ export interface DevTokenOptions {
   /** GitHub `event_name` / GitLab `pipeline_source`; default `push`. */
   readonly event?: string;
   readonly sha?: string;
+  /** Who started the job (GitHub `actor`, GitLab `user_login`); default `dev`. */
+  readonly actor?: string;
 }
 
 export interface MintDevTokenOptions extends DevTokenOptions {
@@ -219,7 +221,7 @@ export async function mintDevToken(options: MintDevTokenOptions): Promise<string
       repository_owner: owner,
       repository_owner_id: ownerId,
       repository_visibility: 'private',
-      actor: 'dev',
+      actor: options.actor ?? 'dev',
       actor_id: '100002',
       run_id: runId,
       run_number: '1',
@@ -244,7 +246,7 @@ export async function mintDevToken(options: MintDevTokenOptions): Promise<string
       project_id: repositoryId,
       project_path: repository,
       user_id: '100002',
-      user_login: 'dev',
+      user_login: options.actor ?? 'dev',
       pipeline_id: runId,
       pipeline_source: event,
       job_id: String(randomInt(1_000_000_000, 9_999_999_999)),

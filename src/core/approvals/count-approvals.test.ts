@@ -222,6 +222,17 @@ describe('evaluateApprovals', () => {
       ]);
     });
 
+    it('never counts the person who started the requesting job', () => {
+      const request = { ...REQUEST, startedBy: ['alice'] };
+      const result = evaluate([approval('alice'), approval('bob')], { request });
+      assert.deepEqual(result.rejected, [
+        {
+          userId: 'alice',
+          reason: 'alice started the job that asks for this signature and cannot approve it',
+        },
+      ]);
+    });
+
     it('never counts a commit author or a merger, by id or email', () => {
       const request = { ...REQUEST, commitAuthors: ['Alice@Acme.example'], mergers: ['bob'] };
       const result = evaluate([approval('alice'), approval('bob'), approval('carol')], { request });

@@ -32,6 +32,8 @@ export interface ApprovalRequest {
   readonly requester: ApprovalRequester;
   /** The policy version the request is evaluated under now. */
   readonly policyHash: string;
+  /** Logins or emails of the people who started the requesting job (`Workload.actors`). */
+  readonly startedBy?: readonly string[];
   /** User ids or emails of the commit authors named in the request's evidence. */
   readonly commitAuthors?: readonly string[];
   /** User ids or emails of whoever merged the change, from the evidence. */
@@ -190,6 +192,9 @@ function judge(
     );
   if (named([request.requester.subject, request.requester.identityUri])) {
     return `${userId} requested this signature and cannot approve it`;
+  }
+  if (named(request.startedBy)) {
+    return `${userId} started the job that asks for this signature and cannot approve it`;
   }
   if (named(request.commitAuthors))
     return `${userId} authored a commit in this change and cannot approve it`;

@@ -131,6 +131,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** `{ [key]: value }` when value is defined, `{}` otherwise (exactOptionalPropertyTypes). */
+/** A login or e-mail naming who started a job. */
+const ACTOR_RULE: StringRule = {
+  max: 256,
+  pattern: /^[^\p{Cc}\s]+$/u,
+  expected: 'a login or e-mail',
+};
+
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
@@ -192,7 +199,17 @@ function normalizeGitHubActions(issuer: IssuerConfig, read: ClaimReader): TypeSp
       }),
     ),
     runId: read.requiredString(['run_id'], ID_RULE),
+    ...optional('actors', actorsOf(read, ['actor'], ['triggering_actor'])),
   };
+}
+
+/** The distinct non-empty people named by the optional claims `paths`, or undefined. */
+function actorsOf(read: ClaimReader, ...paths: (readonly string[])[]): string[] | undefined {
+  const names = paths
+    .map((path) => read.optionalString(path, ACTOR_RULE))
+    .filter((name): name is string => name !== undefined && name !== '');
+  const distinct = [...new Set(names)];
+  return distinct.length === 0 ? undefined : distinct;
 }
 
 /**
@@ -265,6 +282,7 @@ function normalizeGitLab(issuer: IssuerConfig, read: ClaimReader): TypeSpecific 
       }),
     ),
     runId: read.requiredString(['pipeline_id'], ID_RULE),
+    ...optional('actors', actorsOf(read, ['user_login'], ['user_email'])),
   };
 }
 

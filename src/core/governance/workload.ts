@@ -57,6 +57,12 @@ export interface Workload {
   readonly commitSha?: string;
   /** `github-hosted` / `self-hosted` and equivalents. */
   readonly runnerEnvironment?: string;
+  /**
+   * The people who started the job, as the issuer names them (GitHub `actor` and
+   * `triggering_actor` logins, GitLab `user_login` and `user_email`). They never approve its
+   * signing requests (separation of duties); governance users match by id or e-mail.
+   */
+  readonly actors?: readonly string[];
   /** Run / job id, for the evidence trail. */
   readonly runId?: string;
   /** The token's `jti`, when present. */

@@ -512,8 +512,11 @@ export function createPasskeys(deps: PasskeysDeps): Passkeys {
       }
       await storage.webSessions.purgeExpired(clock.now());
       return storage.transaction(async (session) => {
-        if (counter !== stored.signCount) {
-          await session.approverCredentials.updateSignCount(stored.id, counter);
+        if (!(await session.approverCredentials.advanceSignCount(stored.id, counter))) {
+          throw refused(
+            `the passkey's signature counter did not move forward (${String(counter)}): it may have been cloned, so the sign-in is refused`,
+            'ask an admin to revoke this passkey and send you a new enrolment link',
+          );
         }
         return sessions.start(session, stored.userId, stored.id);
       });

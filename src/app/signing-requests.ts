@@ -921,7 +921,13 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
             requirePending(current);
             await session.approvals.insert({ ...approvalRecordBase, logIndex: entry.index });
             if (signCount !== undefined)
-              await session.approverCredentials.updateSignCount(credential.id, signCount);
+              if (!(await session.approverCredentials.advanceSignCount(credential.id, signCount))) {
+                throw new AppError(
+                  'FORBIDDEN',
+                  `passkey ${credential.id} reported a signature counter that did not move forward: it may be cloned`,
+                  { hint: 'register a new passkey and revoke this one' },
+                );
+              }
             const { evaluation } = await evaluate(session, current, active);
             const summary = {
               requestId: record.id,

@@ -580,7 +580,12 @@ export interface ApproverCredentialRepository {
   findById(id: string): Promise<ApproverCredentialRecord | undefined>;
   /** Oldest first, revoked ones included. */
   listByUser(userId: string): Promise<ApproverCredentialRecord[]>;
-  updateSignCount(id: string, signCount: number): Promise<void>;
+  /**
+   * Moves the WebAuthn signature counter forward to `signCount`, atomically: false (nothing
+   * changes) unless the stored counter is below it, or both are 0 (authenticators without a
+   * counter). Of two concurrent uses of a cloned authenticator at most one advances (B4).
+   */
+  advanceSignCount(id: string, signCount: number): Promise<boolean>;
   /** False when there is no such credential or it was revoked already. */
   revoke(id: string, at: Date): Promise<boolean>;
 }

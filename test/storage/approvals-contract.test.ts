@@ -117,7 +117,11 @@ for (const engine of createTestStorageEngines()) {
           (await storage.approverCredentials.listByUser('bob')).map((c) => c.id),
           ['c1', 'c2'],
         );
-        await storage.approverCredentials.updateSignCount('c1', 42);
+        assert.equal(await storage.approverCredentials.advanceSignCount('c1', 0), true);
+        assert.equal(await storage.approverCredentials.advanceSignCount('c1', 42), true);
+        assert.equal(await storage.approverCredentials.advanceSignCount('c1', 42), false);
+        assert.equal(await storage.approverCredentials.advanceSignCount('c1', 7), false);
+        assert.equal(await storage.approverCredentials.advanceSignCount('c1', 0), false);
         assert.equal((await storage.approverCredentials.findById('c1'))?.signCount, 42);
         assert.equal(await storage.approverCredentials.revoke('c1', new Date(5000)), true);
         assert.equal(await storage.approverCredentials.revoke('c1', new Date(6000)), false);

@@ -78,13 +78,15 @@ export class SqlApproverCredentialRepository implements ApproverCredentialReposi
     return rows.map(toRecord);
   }
 
-  async updateSignCount(id: string, signCount: number): Promise<void> {
+  async advanceSignCount(id: string, signCount: number): Promise<boolean> {
+    const count = BigInt(signCount);
     const result = await this.#context.db
       .updateTable('approver_credentials')
-      .set({ sign_count: BigInt(signCount) })
+      .set({ sign_count: count })
       .where('id', '=', id)
+      .where((eb) => (count === 0n ? eb('sign_count', '=', 0n) : eb('sign_count', '<', count)))
       .executeTakeFirst();
-    if (result.numUpdatedRows !== 1n) throw new AppError('NOT_FOUND', `no credential ${id}`);
+    return result.numUpdatedRows === 1n;
   }
 
   async revoke(id: string, at: Date): Promise<boolean> {

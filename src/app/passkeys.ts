@@ -419,6 +419,13 @@ export function createPasskeys(deps: PasskeysDeps): Passkeys {
               });
             }
             await session.approverCredentials.insert(record);
+            // The person (and security) hear of every new credential: one planted on someone's
+            // account is noticed during the channel's cooling-off period (threat-model B6).
+            await session.notifications.enqueue(
+              'credential.registered',
+              { credentialId: record.id, userId: record.userId, kind: 'webauthn', label: name },
+              now,
+            );
           },
         },
       );

@@ -358,6 +358,7 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
   const loadSubmitted = async (
     session: StorageSession,
     requestId: string,
+    minCredentialAgeSeconds: number,
   ): Promise<{
     submitted: SubmittedApproval[];
     byIndex: (ApprovalRecord & { credential?: ApproverCredentialRecord })[];
@@ -371,7 +372,8 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
       if (
         credential === undefined ||
         credential.revokedAt !== null ||
-        credential.userId !== record.userId
+        credential.userId !== record.userId ||
+        !isOldEnough(credential, record.createdAt, minCredentialAgeSeconds)
       ) {
         continue;
       }
@@ -390,7 +392,12 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
     approvals: ApprovalRecord[];
     loaded: Awaited<ReturnType<typeof loadSubmitted>>;
   }> => {
-    const loaded = await loadSubmitted(session, record.id);
+    const channel = findChannel(active.governance, record.product, record.channel);
+    const loaded = await loadSubmitted(
+      session,
+      record.id,
+      channel?.approval.minCredentialAgeSeconds ?? 0,
+    );
     const evaluation = evaluateApprovals({
       request: approvalRequestOf(record, active),
       rule: ruleFor(record, active),
@@ -843,6 +850,16 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
           },
         );
       }
+      const minAge =
+        findChannel(active.governance, record.product, record.channel)?.approval
+          .minCredentialAgeSeconds ?? 0;
+      if (!isOldEnough(credential, clock.now(), minAge)) {
+        throw new AppError(
+          'FORBIDDEN',
+          `credential ${credential.id} was registered at ${credential.createdAt.toISOString()}; on ${record.product}/${record.channel} it may approve from ${new Date(credential.createdAt.getTime() + minAge * 1000).toISOString()}`,
+          { hint: 'a cooling-off period for new credentials (approval.minCredentialAge)' },
+        );
+      }
       const statement = parseApprovalStatement(input.statement);
       let signCount: number | undefined;
       if (credential.kind === 'webauthn') {
@@ -1029,7 +1046,16 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
       await events.appendEvent(
         'credential.registered',
         { credentialId: record.id, userId: human.userId, kind: record.kind, label },
-        { effect: (session) => session.approverCredentials.insert(record) },
+        {
+          effect: async (session) => {
+            await session.approverCredentials.insert(record);
+            await session.notifications.enqueue(
+              'credential.registered',
+              { credentialId: record.id, userId: human.userId, kind: record.kind, label },
+              record.createdAt,
+            );
+          },
+        },
       );
       return record;
     },
@@ -1075,6 +1101,11 @@ function toSubmitted(
         }
       : {}),
   };
+}
+
+/** Whether `credential` had been registered for `seconds` at `at`. */
+function isOldEnough(credential: ApproverCredentialRecord, at: Date, seconds: number): boolean {
+  return at.getTime() - credential.createdAt.getTime() >= seconds * 1000;
 }
 
 /** The requester fields an approval statement binds. */

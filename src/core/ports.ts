@@ -456,6 +456,7 @@ export const NOTIFICATION_EVENTS = [
   'exception.used',
   'exception.expired',
   'exception.review-overdue',
+  'credential.registered',
 ] as const;
 
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];

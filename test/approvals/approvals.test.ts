@@ -441,3 +441,30 @@ describe('break-glass exceptions in the signing path', () => {
     assert.equal((await requestSigning(app, 'prod', 'too-late-hotfix')).statusCode, 202);
   });
 });
+
+describe('new credentials', () => {
+  const clock = createTestClock();
+  let app: ApprovalsService;
+  before(async () => {
+    app = await startApprovalsService({ clock });
+    await app.applyGovernance(
+      approvalsGovernance(app.service.devIssuer?.url ?? '', {
+        lifetime: '8h',
+        minCredentialAge: '1h',
+      }),
+    );
+  });
+  after(() => app.close());
+
+  it('count only after the channel’s cooling-off period', async () => {
+    const bob = await app.person('bob');
+    const request = await openRequest(app, 'staging', 'cooling-off');
+    const early = await answer(app, bob, request.id);
+    assert.equal(early.statusCode, 403, early.body);
+    assert.match(early.body, /may approve from/);
+    clock.advance(3601);
+    const later = await answer(app, bob, request.id);
+    assert.equal(later.statusCode, 200, later.body);
+    assert.equal((later.json() as RequestJson).state, 'approved');
+  });
+});

@@ -20,7 +20,7 @@ export const APPROVERS = ['bob', 'carol', 'dave'] as const;
 /** The demo governance with approval channels and people added. */
 export function approvalsGovernance(
   devIssuerUrl: string,
-  extra: { prodRequired?: number; lifetime?: string } = {},
+  extra: { prodRequired?: number; lifetime?: string; minCredentialAge?: string } = {},
 ): string {
   const base = renderDemoGovernance(devIssuerUrl, DEV_TOKEN_DEFAULTS);
   return base
@@ -29,7 +29,7 @@ export function approvalsGovernance(
       /      - name: prod\n        signingMode: managed\n        approval: \{ required: 1, group: demo-approvers \}\n        requiredEvidence: \[provenance\]\n/,
       [
         '      - name: staging',
-        `        approval: { required: 1, group: release-approvers, lifetime: ${extra.lifetime ?? '1h'} }`,
+        `        approval: { required: 1, group: release-approvers, lifetime: ${extra.lifetime ?? '1h'}${extra.minCredentialAge === undefined ? '' : `, minCredentialAge: ${extra.minCredentialAge}`} }`,
         '        emergencyGroup: emergency',
         '      - name: prod',
         `        approval: { required: ${String(extra.prodRequired ?? 2)}, group: release-approvers, lifetime: ${extra.lifetime ?? '1h'} }`,

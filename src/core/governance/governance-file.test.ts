@@ -71,6 +71,7 @@ describe('parseGovernanceFile', () => {
         required: 2,
         group: 'payments-approvers',
         lifetimeSeconds: 86_400,
+        minCredentialAgeSeconds: 0,
       });
       assert.equal(prod?.signingMode, 'managed');
       assert.deepEqual(prod?.requiredEvidence, ['provenance', 'checks']);

@@ -315,6 +315,15 @@ class ReferenceChecker {
             );
           }
         }
+        if (
+          approval?.minCredentialAge !== undefined &&
+          tryParseDuration(approval.minCredentialAge) === undefined
+        ) {
+          this.#report(
+            `${channelPath}.approval.minCredentialAge`,
+            `${approval.minCredentialAge} is not a duration such as 24h or 7d`,
+          );
+        }
         if (approval?.lifetime !== undefined && tryParseDuration(approval.lifetime) === undefined) {
           this.#report(
             `${channelPath}.approval.lifetime`,
@@ -569,6 +578,7 @@ function buildGovernance(
             : { secondGroup: channel.approval.secondGroup }),
           lifetimeSeconds:
             tryParseDuration(channel.approval?.lifetime ?? '') ?? DEFAULT_APPROVAL_LIFETIME_SECONDS,
+          minCredentialAgeSeconds: tryParseDuration(channel.approval?.minCredentialAge ?? '') ?? 0,
         },
         ...(channel.emergencyGroup === undefined ? {} : { emergencyGroup: channel.emergencyGroup }),
         changeWindows: (channel.changeWindows ?? []).map((w): ChangeWindow =>

@@ -169,6 +169,15 @@ export const ApprovalRuleSchema = Type.Object(
           'how long an approval stays valid and a request waits for approvals, e.g. 8h or 2d',
       }),
     ),
+    minCredentialAge: Type.Optional(
+      Type.String({
+        pattern: '^(\\d+w)?(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$',
+        minLength: 2,
+        maxLength: 32,
+        description:
+          'a newly registered approver key or passkey counts only once it is this old, e.g. 24h',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -65,6 +65,12 @@ export interface ApprovalRule {
    * before it expires (seconds).
    */
   readonly lifetimeSeconds: number;
+  /**
+   * A credential (approver key or passkey) counts only once it was registered at least this long
+   * before the approval (seconds; 0: at once). A cooling-off period against credentials planted
+   * on someone's account (threat-model B6): registrations are logged and notified meanwhile.
+   */
+  readonly minCredentialAgeSeconds: number;
 }
 
 /** Approvals and signing requests last a day unless the channel says otherwise. */

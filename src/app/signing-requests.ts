@@ -245,6 +245,17 @@ export interface SigningRequests {
   /** The credentials of `human`, oldest first. */
   listCredentials(human: HumanActor): Promise<ApproverCredentialRecord[]>;
   /**
+   * Revokes a credential from now on: its approvals stop counting wherever they were not consumed
+   * yet. A person revokes their own; an admin token (`by.kind === 'admin'`) anyone's. Revoking a
+   * revoked credential changes nothing. Throws NOT_FOUND (also for someone else's credential).
+   */
+  revokeCredential(
+    id: string,
+    by:
+      | { readonly kind: 'human'; readonly userId: string }
+      | { readonly kind: 'admin'; readonly tokenId: string },
+  ): Promise<ApproverCredentialRecord>;
+  /**
    * The viewer a workload token (attacker-controlled) stands for: it may read and cancel its
    * own requests. The token is verified but not consumed.
    * @throws AppError UNAUTHENTICATED.
@@ -1062,6 +1073,32 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
 
     listCredentials(human) {
       return storage.approverCredentials.listByUser(human.userId);
+    },
+
+    async revokeCredential(id, by) {
+      const credential = await storage.approverCredentials.findById(id);
+      if (credential === undefined || (by.kind === 'human' && credential.userId !== by.userId)) {
+        throw new AppError('NOT_FOUND', `no credential ${id} of yours`, {
+          hint: 'list yours with `countersign approver-key list`',
+        });
+      }
+      if (credential.revokedAt !== null) return credential;
+      const at = clock.now();
+      await events.appendEvent(
+        'credential.revoked',
+        {
+          credentialId: id,
+          userId: credential.userId,
+          by: by.kind === 'human' ? { userId: by.userId } : { apiToken: by.tokenId },
+          revokedAt: at.toISOString(),
+        },
+        {
+          effect: async (session) => {
+            await session.approverCredentials.revoke(id, at);
+          },
+        },
+      );
+      return (await storage.approverCredentials.findById(id)) ?? credential;
     },
 
     async workloadViewer(identityToken) {

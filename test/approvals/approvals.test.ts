@@ -299,6 +299,27 @@ describe('approvals bound to the artifact', () => {
     assert.equal((cancelled.json() as RequestJson).state, 'cancelled');
   });
 
+  it('stops counting an approval once its credential is revoked', async () => {
+    const dave = await app.person('dave');
+    const request = await openRequest(app, 'staging', 'revoked-key');
+    assert.equal((await answer(app, dave, request.id)).statusCode, 200);
+    assert.equal((await getRequest(app, request.id, dave.token)).state, 'approved');
+    const someoneElse = await app.inject({
+      method: 'DELETE',
+      url: `/v1/approver-keys/${dave.credentialId}`,
+      token: (await app.person('carol')).token,
+    });
+    assert.equal(someoneElse.statusCode, 404, someoneElse.body);
+    const revoked = await app.inject({
+      method: 'DELETE',
+      url: `/v1/approver-keys/${dave.credentialId}`,
+      token: dave.token,
+    });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    assert.equal((await getRequest(app, request.id, dave.token)).state, 'pending');
+    assert.equal((await requestSigning(app, 'staging', 'revoked-key')).statusCode, 202);
+  });
+
   it('lets one rejection end the request', async () => {
     const bob = await app.person('bob');
     const request = await openRequest(app, 'prod', 'rejected');

@@ -67,9 +67,32 @@ const listCommand: CliCommand = {
   },
 };
 
+const revokeCommand: CliCommand = {
+  name: 'revoke',
+  summary: 'revoke an approver key or passkey (yours; anyone’s with an admin token)',
+  usage: 'approver-key revoke ID',
+  usesServer: true,
+  async run(context) {
+    const [id, ...rest] = context.operands;
+    if (id === undefined || rest.length > 0) {
+      throw new AppError('INVALID_INPUT', 'name exactly one credential id', {
+        hint: 'list yours with `countersign approver-key list`',
+      });
+    }
+    const revoked = (await context
+      .client()
+      .request('DELETE', `/v1/approver-keys/${encodeURIComponent(id)}`, {
+        auth: true,
+      })) as CredentialView;
+    if (context.json) context.printJson(revoked);
+    else context.print(`Revoked ${revoked.kind} ${revoked.id} ("${revoked.label}").`);
+    return 0;
+  },
+};
+
 export const approverKeyCommand: CliCommand = {
   name: 'approver-key',
-  summary: 'register and list the keys you approve signing requests with',
-  usage: 'approver-key add|list',
-  subcommands: [addCommand, listCommand],
+  summary: 'register, list and revoke the credentials you approve signing requests with',
+  usage: 'approver-key add|list|revoke',
+  subcommands: [addCommand, listCommand, revokeCommand],
 };

@@ -331,6 +331,37 @@ export const requestRoutes: RouteModule = {
       },
     );
 
+    server.delete(
+      '/v1/approver-keys/:id',
+      {
+        schema: {
+          tags: ['approvals'],
+          summary:
+            'Revoke an approver key or passkey: yours, or anyone’s with an admin token (idempotent)',
+          security: SECURITY,
+          params: strictObject({ id: Type.String({ minLength: 1, maxLength: 256 }) }),
+          response: { 200: CredentialSchema },
+        },
+      },
+      async (request) => {
+        const viewer = await viewerOf(request);
+        if (viewer.kind !== 'human' && viewer.kind !== 'admin') {
+          throw new AppError(
+            'FORBIDDEN',
+            'a person revokes their own credentials, an admin anyone’s',
+          );
+        }
+        return renderCredential(
+          await requests.revokeCredential(
+            request.params.id,
+            viewer.kind === 'human'
+              ? { kind: 'human', userId: viewer.userId }
+              : { kind: 'admin', tokenId: viewer.tokenId },
+          ),
+        );
+      },
+    );
+
     server.get(
       '/v1/approver-keys',
       {

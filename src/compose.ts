@@ -352,7 +352,10 @@ async function openConfiguredKeys(config: Config): Promise<KeyBackend> {
 }
 
 /** The channel the demo workspace entitles its development issuer on. */
-export const DEMO_CHANNELS = [{ product: 'demo', channel: 'dev' }] as const;
+export const DEMO_CHANNELS = [
+  { product: 'demo', channel: 'dev' },
+  { product: 'demo', channel: 'staging' },
+] as const;
 
 /**
  * The log key (created on first start) and origin (derived from the public URL's host and the key

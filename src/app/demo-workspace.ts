@@ -64,6 +64,8 @@ export const DEMO_ADMIN_TOKEN_NAME = 'demo-admin';
 /** The demo's product and the channels it has. */
 export const DEMO_PRODUCT = 'demo';
 export const DEMO_ENTITLED_CHANNEL = 'dev';
+/** The demo channel where one person's approval is needed (try `sign --wait` and `approve`). */
+export const DEMO_APPROVAL_CHANNEL = 'staging';
 /** File name the demo governance is applied under (shown in `GET /v1/governance`). */
 export const DEMO_GOVERNANCE_FILE_NAME = 'demo-governance.yaml';
 
@@ -138,7 +140,7 @@ export function renderDemoGovernance(devIssuerUrl: string, workload: DemoWorkloa
       `      repositoryId: ${q(workload.repositoryId)} # ${workload.repository}`,
       `      ownerId: ${q(workload.ownerId)}`,
       `      ref: ${q(workload.ref)}`,
-      `    grants: { product: ${DEMO_PRODUCT}, channels: [${DEMO_ENTITLED_CHANNEL}] }`,
+      `    grants: { product: ${DEMO_PRODUCT}, channels: [${DEMO_ENTITLED_CHANNEL}, ${DEMO_APPROVAL_CHANNEL}] }`,
       '    owner: demo-team',
       '    justification: The quick-start demo signs its development builds.',
       '    expiresAt: 2099-12-31T00:00:00Z',
@@ -160,6 +162,8 @@ export function renderDemoGovernance(devIssuerUrl: string, workload: DemoWorkloa
     '    channels:',
     '      - name: dev',
     '        signingMode: ephemeral',
+    `      - name: ${DEMO_APPROVAL_CHANNEL}`,
+    '        approval: { required: 1, group: demo-approvers }',
     '      - name: prod',
     '        signingMode: managed',
     '        approval: { required: 1, group: demo-approvers }',

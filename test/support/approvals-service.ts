@@ -24,7 +24,11 @@ export function approvalsGovernance(
 ): string {
   const base = renderDemoGovernance(devIssuerUrl, DEV_TOKEN_DEFAULTS);
   return base
-    .replaceAll('channels: [dev] }', 'channels: [dev, staging, prod] }')
+    .replaceAll('channels: [dev, staging] }', 'channels: [dev, staging, prod] }')
+    .replace(
+      '      - name: staging\n        approval: { required: 1, group: demo-approvers }\n',
+      '',
+    )
     .replace(
       /      - name: prod\n        signingMode: managed\n        approval: \{ required: 1, group: demo-approvers \}\n        requiredEvidence: \[provenance\]\n/,
       [

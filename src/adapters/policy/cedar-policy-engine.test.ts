@@ -104,6 +104,31 @@ describe('createCedarPolicyEngine', () => {
       );
     });
 
+    it('applies policies on every action, or on a list of actions, to each action they name', () => {
+      const engine = createCedarPolicyEngine({
+        schema: shipped.schema,
+        policies: [
+          shipped.defaults,
+          {
+            name: 'inline:freeze',
+            text: '@id("freeze")\n@reason("frozen")\nforbid (principal, action, resource);',
+          },
+        ],
+      });
+      assert.deepEqual(engine.evaluate(sign()).determiningPolicies, ['freeze']);
+      const listed = createCedarPolicyEngine({
+        schema: shipped.schema,
+        policies: [
+          shipped.defaults,
+          {
+            name: 'inline:listed',
+            text: '@id("listed")\n@reason("listed")\nforbid (principal, action in [Countersign::Action::"approve", Countersign::Action::"sign"], resource);',
+          },
+        ],
+      });
+      assert.deepEqual(listed.evaluate(sign()).determiningPolicies, ['listed']);
+    });
+
     it('allows an entitled workload on a protected ref when every condition holds', () => {
       const decision = defaults.evaluate(sign());
       assert.equal(decision.decision, 'allow');
@@ -364,7 +389,8 @@ when { principal.roles.contains("admin") };
   it('builds each policy set once and reuses it for every evaluation', () => {
     const again = createCedarPolicyEngine({ schema: shipped.schema, policies: [shipped.defaults] });
     assert.equal(again, defaults);
-    // The parsed set lives in the Cedar runtime under the policy hash: evaluation only names it.
+    // The parsed sets live in the Cedar runtime under the policy hash, one per action (only the
+    // policies that can apply to it): evaluation only names it.
     const answer = statefulIsAuthorized({
       principal: { type: 'Countersign::User', id: 'alice' },
       action: { type: 'Countersign::Action', id: 'manageKeys' },
@@ -378,7 +404,7 @@ when { principal.roles.contains("admin") };
         },
         { uid: { type: 'Countersign::Product', id: 'p' }, attrs: { owner: 'x' }, parents: [] },
       ],
-      preparsedPolicySetId: defaults.policyHash,
+      preparsedPolicySetId: `${defaults.policyHash}#manageKeys`,
       preparsedSchemaName: defaults.policyHash,
       validateRequest: true,
     });

@@ -27,13 +27,14 @@ import type {
 import { AppError } from '../../core/errors.ts';
 import type { FieldError } from '../../core/errors.ts';
 import { computePolicyHash } from '../../core/policy/compute-policy-hash.ts';
-import { CEDAR_NAMESPACE } from '../../core/policy/policy-engine.ts';
+import { CEDAR_NAMESPACE, POLICY_ACTIONS } from '../../core/policy/policy-engine.ts';
 import type {
   ChannelResource,
   GroupRef,
   PolicyDecision,
   PolicyEngine,
   PolicyEvaluationError,
+  PolicyAction,
   PolicyInfo,
   PolicyRequest,
   PolicySource,
@@ -103,11 +104,20 @@ export function createCedarPolicyEngine(set: CedarPolicySet): CedarPolicyEngine 
   // Pre-parse under the hash: the name is unique to this exact content, so two engines never
   // overwrite each other's entries.
   const schemaAnswer = preparseSchema(policyHash, set.schema.text);
-  const setAnswer = preparsePolicySet(policyHash, { staticPolicies: policies });
-  if (schemaAnswer.type === 'failure' || setAnswer.type === 'failure') {
+  // One pre-parsed set per action, holding the policies whose action scope can match it (those
+  // naming it, and those on every action): a request is evaluated against only those, which
+  // decides exactly as the whole set does, since a policy scoped to other actions never applies.
+  const setAnswers = POLICY_ACTIONS.map((action) =>
+    preparsePolicySet(actionSetId(policyHash, action), {
+      staticPolicies: Object.fromEntries(
+        Object.entries(policies).filter(([, policy]) => appliesToAction(policy, action)),
+      ),
+    }),
+  );
+  if (schemaAnswer.type === 'failure' || setAnswers.some((a) => a.type === 'failure')) {
     const errors = [
       ...(schemaAnswer.type === 'failure' ? schemaAnswer.errors : []),
-      ...(setAnswer.type === 'failure' ? setAnswer.errors : []),
+      ...setAnswers.flatMap((a) => (a.type === 'failure' ? a.errors : [])),
     ];
     throw new AppError('CONFIG_INVALID', 'the policy set could not be loaded', {
       errors: errors.map((e) => ({ path: 'policies', message: describeCedarError(e) })),
@@ -292,6 +302,29 @@ function describeProblems(problems: readonly FieldError[]): string {
 
 // ---- Evaluation ---------------------------------------------------------------------------
 
+/** The name of the pre-parsed policy set of `action` under `policyHash`. */
+function actionSetId(policyHash: string, action: PolicyAction): string {
+  return `${policyHash}#${action}`;
+}
+
+/** Whether `policy`'s action scope can match `action` (anything unusual counts as "can"). */
+function appliesToAction(policy: PolicyJson, action: PolicyAction): boolean {
+  const scope = policy.action;
+  const names = (uid: EntityUidJson): boolean => {
+    const typed = '__entity' in uid ? uid.__entity : uid;
+    return typed.type === `${CEDAR_NAMESPACE}::Action` && typed.id === action;
+  };
+  switch (scope.op) {
+    case '==':
+      return 'entity' in scope ? names(scope.entity) : true;
+    case 'in':
+      return 'entities' in scope ? scope.entities.some(names) : names(scope.entity);
+    case 'All':
+      return true;
+  }
+  return true; // a scope shape this code does not know: keep the policy (never drop a forbid)
+}
+
 function evaluateRequest(
   request: PolicyRequest,
   policyHash: string,
@@ -308,7 +341,7 @@ function evaluateRequest(
       context: cedarRequest.context,
       entities: cedarRequest.entities,
       preparsedSchemaName: policyHash,
-      preparsedPolicySetId: policyHash,
+      preparsedPolicySetId: actionSetId(policyHash, request.action),
       validateRequest: true,
     });
   } catch (error) {

@@ -207,3 +207,57 @@ describe('matchRefPattern', () => {
     }
   });
 });
+
+describe('findEntitlements on a large governance', () => {
+  it('finds exactly what checking every entitlement in order finds', () => {
+    // A deterministic mix: other issuers, other repositories, none named, other refs, expired.
+    const list: Entitlement[] = [];
+    for (let i = 0; i < 600; i++) {
+      const selector: Partial<EntitlementSelector> = {
+        ...(i % 7 === 0 ? { issuerUrl: 'https://gitlab.com' } : {}),
+        ...(i % 3 === 0 ? {} : { repositoryId: i % 5 === 0 ? '812345678' : String(i) }),
+        ...(i % 4 === 0 ? { ref: 'refs/heads/*' } : {}),
+        ...(i % 11 === 0 ? { ownerId: '999' } : {}),
+      };
+      list.push(
+        entitlement(
+          `e${String(i)}`,
+          selector,
+          i % 13 === 0 ? { expiresAt: new Date('2026-01-01T00:00:00Z') } : {},
+        ),
+      );
+    }
+    // What each entitlement above selects, worked out from how it was built.
+    const expected = (w: Workload) => {
+      const matched: string[] = [];
+      const expired: string[] = [];
+      for (let i = 0; i < 600; i++) {
+        const issuer = i % 7 === 0 ? 'https://gitlab.com' : GITHUB;
+        const repositoryId = i % 3 === 0 ? undefined : i % 5 === 0 ? '812345678' : String(i);
+        const selects =
+          w.issuer === issuer &&
+          (repositoryId === undefined || w.repositoryId === repositoryId) &&
+          i % 11 !== 0; // ownerId 999 matches no workload here
+        if (!selects) continue;
+        (i % 13 === 0 ? expired : matched).push(`e${String(i)}`);
+      }
+      return { matched, expired };
+    };
+    for (const w of [
+      workload,
+      { ...workload, repositoryId: '10' },
+      { ...workload, issuer: 'https://gitlab.com' },
+      withoutRepository(workload),
+    ]) {
+      const found = findEntitlements(w, 'payments-api', 'prod', list, NOW);
+      assert.deepEqual({ matched: ids(found.matched), expired: ids(found.expired) }, expected(w));
+      assert.ok(found.matched.length > 0 || w.issuer !== GITHUB, 'the case selects something');
+    }
+  });
+});
+
+function withoutRepository(w: Workload): Workload {
+  const copy: { -readonly [K in keyof Workload]?: Workload[K] } = { ...w };
+  delete copy.repositoryId;
+  return copy as Workload;
+}

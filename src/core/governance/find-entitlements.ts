@@ -48,13 +48,51 @@ export function findEntitlements(
 ): EntitlementMatch {
   const matched: Entitlement[] = [];
   const expired: Entitlement[] = [];
-  for (const entitlement of entitlements) {
+  for (const entitlement of candidatesFor(workload, entitlements)) {
     if (!grantsChannel(entitlement, product, channel)) continue;
     if (!selectsWorkload(entitlement.selector, workload)) continue;
     if (entitlement.expiresAt.getTime() <= now.getTime()) expired.push(entitlement);
     else matched.push(entitlement);
   }
   return { matched, expired };
+}
+
+/**
+ * Entitlements are indexed once per governance snapshot by issuer and repository id, the fields
+ * nearly every selector sets: a decision then looks only at the entitlements of the workload's
+ * own repository and at those that name no repository, instead of every entitlement of the
+ * organisation. The candidates keep the file's order; `selectsWorkload` still checks every field.
+ */
+const CANDIDATE_INDEX = new WeakMap<
+  readonly Entitlement[],
+  ReadonlyMap<string, readonly (readonly [number, Entitlement])[]>
+>();
+
+function candidatesFor(workload: Workload, entitlements: readonly Entitlement[]): Entitlement[] {
+  let index = CANDIDATE_INDEX.get(entitlements);
+  if (index === undefined) {
+    const built = new Map<string, (readonly [number, Entitlement])[]>();
+    entitlements.forEach((entitlement, position) => {
+      const key = indexKey(entitlement.selector.issuerUrl, entitlement.selector.repositoryId);
+      const bucket = built.get(key);
+      if (bucket === undefined) built.set(key, [[position, entitlement]]);
+      else bucket.push([position, entitlement]);
+    });
+    index = built;
+    CANDIDATE_INDEX.set(entitlements, index);
+  }
+  const general = index.get(indexKey(workload.issuer, undefined)) ?? [];
+  const specific =
+    workload.repositoryId === undefined
+      ? []
+      : (index.get(indexKey(workload.issuer, workload.repositoryId)) ?? []);
+  return [...general, ...specific]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, entitlement]) => entitlement);
+}
+
+function indexKey(issuerUrl: string, repositoryId: string | undefined): string {
+  return JSON.stringify([issuerUrl, repositoryId ?? null]);
 }
 
 function grantsChannel(entitlement: Entitlement, product: string, channel: string): boolean {

@@ -15,7 +15,14 @@ import { createCedarPolicyEngine } from './cedar-policy-engine.ts';
 import { readShippedPolicies } from './read-policy-set.ts';
 
 const shipped = await readShippedPolicies();
-const defaults = createCedarPolicyEngine({ schema: shipped.schema, policies: [shipped.defaults] });
+// Validating every request against the schema: each test here also proves the request builder
+// fits it. The service runs without (`fast`), which must decide identically.
+const defaults = createCedarPolicyEngine({
+  schema: shipped.schema,
+  policies: [shipped.defaults],
+  validateRequests: true,
+});
+const fast = createCedarPolicyEngine({ schema: shipped.schema, policies: [shipped.defaults] });
 
 const workload: WorkloadPrincipal = {
   issuer: 'https://token.actions.githubusercontent.com',
@@ -247,6 +254,40 @@ describe('createCedarPolicyEngine', () => {
       );
     });
 
+    it('decides without request validation exactly as with it', () => {
+      const approver = user('bob', ['approver'], [APPROVERS]);
+      const oncall = user('erin', ['security'], [EMERGENCY]);
+      const requests: PolicyRequest[] = [
+        sign(),
+        sign({ entitled: false, entitlementIds: [] }),
+        sign({}, { refProtected: false }),
+        sign({}, { isInteractive: true }),
+        sign({ changeWindow: { open: false } }),
+        sign({
+          changeWindow: { open: false },
+          exception: { active: true, waives: ['changeWindow'] },
+        }),
+        { action: 'manageKeys', principal: user('alice', ['admin']), resource: prod },
+        { action: 'readAudit', principal: approver, resource: prod.product },
+        {
+          action: 'approve',
+          principal: approver,
+          resource: prod,
+          context: { isRequester: false, isChangeAuthor: false },
+        },
+        {
+          action: 'approveException',
+          principal: oncall,
+          resource: prod,
+          context: { isRequester: true },
+        },
+        { action: 'requestException', principal: oncall, resource: prod },
+      ];
+      for (const request of requests) {
+        assert.deepEqual(fast.evaluate(request), defaults.evaluate(request), request.action);
+      }
+    });
+
     it('explains a denial nothing permits', () => {
       const decision = defaults.evaluate({
         action: 'manageGovernance',
@@ -388,7 +429,7 @@ when { principal.roles.contains("admin") };
 
   it('builds each policy set once and reuses it for every evaluation', () => {
     const again = createCedarPolicyEngine({ schema: shipped.schema, policies: [shipped.defaults] });
-    assert.equal(again, defaults);
+    assert.equal(again, fast);
     // The parsed sets live in the Cedar runtime under the policy hash, one per action (only the
     // policies that can apply to it): evaluation only names it.
     const answer = statefulIsAuthorized({

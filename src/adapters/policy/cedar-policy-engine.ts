@@ -51,6 +51,13 @@ export interface CedarPolicySet {
   readonly schema: PolicySource;
   /** The shipped defaults and any extra sources, each a Cedar policy set text. */
   readonly policies: readonly PolicySource[];
+  /**
+   * Also validate every request (principal, resource, context, entities) against the schema when
+   * evaluating. Off in the service: requests are built by typed code from the same schema, a
+   * policy that errors on an ill-typed value denies (fail closed), and validation costs a quarter
+   * of a decision. The test suite turns it on to prove the request builder fits the schema.
+   */
+  readonly validateRequests?: boolean;
 }
 
 /** `@id` values: short, printable, safe in logs and URLs. */
@@ -80,7 +87,8 @@ export interface CedarPolicyEngine extends PolicyEngine {
  */
 export function createCedarPolicyEngine(set: CedarPolicySet): CedarPolicyEngine {
   const policyHash = computePolicyHash(set.schema, set.policies);
-  const cacheKey = `${policyHash} ${JSON.stringify(set.policies.map((p) => p.location ?? null))}`;
+  const validateRequests = set.validateRequests ?? false;
+  const cacheKey = `${policyHash} ${String(validateRequests)} ${JSON.stringify(set.policies.map((p) => p.location ?? null))}`;
   const cached = ENGINES.get(cacheKey);
   if (cached !== undefined) return cached;
 
@@ -129,7 +137,7 @@ export function createCedarPolicyEngine(set: CedarPolicySet): CedarPolicyEngine 
     policyHash,
     policies: Object.freeze(infos),
     sources: Object.freeze([...set.policies]),
-    evaluate: (request) => evaluateRequest(request, policyHash, byId),
+    evaluate: (request) => evaluateRequest(request, policyHash, byId, validateRequests),
   };
   ENGINES.set(cacheKey, Object.freeze(engine));
   return engine;
@@ -329,6 +337,7 @@ function evaluateRequest(
   request: PolicyRequest,
   policyHash: string,
   byId: ReadonlyMap<string, PolicyInfo & { readonly index: number }>,
+  validateRequests: boolean,
 ): PolicyDecision {
   let cedarRequest: CedarRequest;
   let answer: AuthorizationAnswer;
@@ -340,9 +349,9 @@ function evaluateRequest(
       resource: cedarRequest.resource,
       context: cedarRequest.context,
       entities: cedarRequest.entities,
-      preparsedSchemaName: policyHash,
+      ...(validateRequests ? { preparsedSchemaName: policyHash } : {}),
       preparsedPolicySetId: actionSetId(policyHash, request.action),
-      validateRequest: true,
+      validateRequest: validateRequests,
     });
   } catch (error) {
     // The Cedar runtime itself failed (it should not). Fail closed, say so, keep no detail

@@ -1,7 +1,8 @@
 /** `ApiTokenRepository` on SQL (table `api_tokens`), for both engines. */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import type { ApiTokenRecord, ApiTokenRepository, Role } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import {
   readBytes,
@@ -30,26 +31,23 @@ export class SqlApiTokenRepository implements ApiTokenRepository {
   }
 
   async insert(token: ApiTokenRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('api_tokens')
-        .values({
-          id: token.id,
-          name: token.name,
-          role: token.role,
-          user_id: token.userId,
-          secret_hash: token.secretHash,
-          created_at: toMillis(token.createdAt, 'createdAt'),
-          expires_at: toNullableMillis(token.expiresAt, 'expiresAt'),
-          revoked_at: toNullableMillis(token.revokedAt, 'revokedAt'),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `API token ${token.id} already exists`, { cause: error });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('api_tokens')
+          .values({
+            id: token.id,
+            name: token.name,
+            role: token.role,
+            user_id: token.userId,
+            secret_hash: token.secretHash,
+            created_at: toMillis(token.createdAt, 'createdAt'),
+            expires_at: toNullableMillis(token.expiresAt, 'expiresAt'),
+            revoked_at: toNullableMillis(token.revokedAt, 'revokedAt'),
+          })
+          .execute(),
+      `API token ${token.id} already exists`,
+    );
   }
 
   async findById(id: string): Promise<ApiTokenRecord | undefined> {

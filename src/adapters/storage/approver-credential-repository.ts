@@ -1,11 +1,12 @@
 /** `ApproverCredentialRepository` on SQL (table `approver_credentials`), for both engines. */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import type {
   ApproverCredentialRecord,
   ApproverCredentialRepository,
   CredentialKind,
 } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import {
   readBytes,
@@ -32,30 +33,25 @@ export class SqlApproverCredentialRepository implements ApproverCredentialReposi
   }
 
   async insert(record: ApproverCredentialRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('approver_credentials')
-        .values({
-          id: record.id,
-          user_id: record.userId,
-          kind: record.kind,
-          public_key_spki: record.publicKeySpki,
-          algorithm: record.algorithm,
-          rp_id: record.rpId,
-          sign_count: BigInt(record.signCount),
-          label: record.label,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          revoked_at: toNullableMillis(record.revokedAt, 'revokedAt'),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `credential ${record.id} is registered already`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('approver_credentials')
+          .values({
+            id: record.id,
+            user_id: record.userId,
+            kind: record.kind,
+            public_key_spki: record.publicKeySpki,
+            algorithm: record.algorithm,
+            rp_id: record.rpId,
+            sign_count: BigInt(record.signCount),
+            label: record.label,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            revoked_at: toNullableMillis(record.revokedAt, 'revokedAt'),
+          })
+          .execute(),
+      `credential ${record.id} is registered already`,
+    );
   }
 
   async findById(id: string): Promise<ApproverCredentialRecord | undefined> {

@@ -4,7 +4,7 @@
  * replicas racing on one exception never both win (threat model E1).
  */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import { WAIVABLE_CHECKS, type WaivableCheck } from '../../core/governance/governance.ts';
 import type {
   ExceptionApprovalRecord,
@@ -14,6 +14,7 @@ import type {
   ExceptionState,
   ExceptionUseRecord,
 } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import {
   checkInt64,
@@ -48,42 +49,39 @@ export class SqlExceptionRepository implements ExceptionRepository {
   }
 
   async insert(record: ExceptionRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('exceptions')
-        .values({
-          id: record.id,
-          product: record.product,
-          channel: record.channel,
-          waives: JSON.stringify(record.waives),
-          reason: record.reason,
-          requested_by: record.requestedBy,
-          duration_seconds: record.durationSeconds,
-          max_uses: record.maxUses,
-          state: record.state,
-          not_after: toNullableMillis(record.notAfter, 'notAfter'),
-          uses: record.uses,
-          governance_version: record.governanceVersion,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          activated_at: toNullableMillis(record.activatedAt, 'activatedAt'),
-          ended_at: toNullableMillis(record.endedAt, 'endedAt'),
-          ended_by: record.endedBy,
-          review_due_at: toNullableMillis(record.reviewDueAt, 'reviewDueAt'),
-          reviewed_at: toNullableMillis(record.reviewedAt, 'reviewedAt'),
-          reviewed_by: record.reviewedBy,
-          review_findings: record.reviewFindings,
-          review_overdue_notified_at: toNullableMillis(
-            record.reviewOverdueNotifiedAt,
-            'reviewOverdueNotifiedAt',
-          ),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `exception ${record.id} already exists`, { cause: error });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('exceptions')
+          .values({
+            id: record.id,
+            product: record.product,
+            channel: record.channel,
+            waives: JSON.stringify(record.waives),
+            reason: record.reason,
+            requested_by: record.requestedBy,
+            duration_seconds: record.durationSeconds,
+            max_uses: record.maxUses,
+            state: record.state,
+            not_after: toNullableMillis(record.notAfter, 'notAfter'),
+            uses: record.uses,
+            governance_version: record.governanceVersion,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            activated_at: toNullableMillis(record.activatedAt, 'activatedAt'),
+            ended_at: toNullableMillis(record.endedAt, 'endedAt'),
+            ended_by: record.endedBy,
+            review_due_at: toNullableMillis(record.reviewDueAt, 'reviewDueAt'),
+            reviewed_at: toNullableMillis(record.reviewedAt, 'reviewedAt'),
+            reviewed_by: record.reviewedBy,
+            review_findings: record.reviewFindings,
+            review_overdue_notified_at: toNullableMillis(
+              record.reviewOverdueNotifiedAt,
+              'reviewOverdueNotifiedAt',
+            ),
+          })
+          .execute(),
+      `exception ${record.id} already exists`,
+    );
   }
 
   async findById(id: string): Promise<ExceptionRecord | undefined> {
@@ -144,27 +142,20 @@ export class SqlExceptionRepository implements ExceptionRepository {
   }
 
   async insertApproval(record: ExceptionApprovalRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('exception_approvals')
-        .values({
-          exception_id: record.exceptionId,
-          user_id: record.userId,
-          decision: record.decision,
-          comment: record.comment,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError(
-          'CONFLICT',
-          `${record.userId} has already voted on exception ${record.exceptionId}`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('exception_approvals')
+          .values({
+            exception_id: record.exceptionId,
+            user_id: record.userId,
+            decision: record.decision,
+            comment: record.comment,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+          })
+          .execute(),
+      `${record.userId} has already voted on exception ${record.exceptionId}`,
+    );
   }
 
   async activate(

@@ -4,7 +4,7 @@
  * (`enrolments`).
  */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import type {
   EnrolmentRecord,
   EnrolmentRepository,
@@ -15,6 +15,7 @@ import type {
   WebSessionRecord,
   WebSessionRepository,
 } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import {
   readBytes,
@@ -49,26 +50,21 @@ export class SqlWebAuthnChallengeRepository implements WebAuthnChallengeReposito
   }
 
   async insert(record: WebAuthnChallengeRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('webauthn_challenges')
-        .values({
-          challenge: record.challenge,
-          purpose: record.purpose,
-          user_id: record.userId,
-          enrolment_id: record.enrolmentId,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          expires_at: toMillis(record.expiresAt, 'expiresAt'),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', 'this WebAuthn challenge was issued already', {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('webauthn_challenges')
+          .values({
+            challenge: record.challenge,
+            purpose: record.purpose,
+            user_id: record.userId,
+            enrolment_id: record.enrolmentId,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            expires_at: toMillis(record.expiresAt, 'expiresAt'),
+          })
+          .execute(),
+      'this WebAuthn challenge was issued already',
+    );
   }
 
   consume(
@@ -116,23 +112,20 @@ export class SqlWebSessionRepository implements WebSessionRepository {
   }
 
   async insert(record: WebSessionRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('web_sessions')
-        .values({
-          secret_hash: record.secretHash,
-          user_id: record.userId,
-          credential_id: record.credentialId,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          expires_at: toMillis(record.expiresAt, 'expiresAt'),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', 'this web session exists already', { cause: error });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('web_sessions')
+          .values({
+            secret_hash: record.secretHash,
+            user_id: record.userId,
+            credential_id: record.credentialId,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            expires_at: toMillis(record.expiresAt, 'expiresAt'),
+          })
+          .execute(),
+      'this web session exists already',
+    );
   }
 
   async findBySecretHash(secretHash: Uint8Array): Promise<WebSessionRecord | undefined> {
@@ -169,27 +162,24 @@ export class SqlEnrolmentRepository implements EnrolmentRepository {
   }
 
   async insert(record: EnrolmentRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('enrolments')
-        .values({
-          id: record.id,
-          secret_hash: record.secretHash,
-          user_id: record.userId,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          expires_at: toMillis(record.expiresAt, 'expiresAt'),
-          used_at: toNullableMillis(record.usedAt, 'usedAt'),
-          created_by_kind: record.createdBy.kind,
-          created_by_id: record.createdBy.id,
-          created_by_name: record.createdBy.name,
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `enrolment ${record.id} exists already`, { cause: error });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('enrolments')
+          .values({
+            id: record.id,
+            secret_hash: record.secretHash,
+            user_id: record.userId,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            expires_at: toMillis(record.expiresAt, 'expiresAt'),
+            used_at: toNullableMillis(record.usedAt, 'usedAt'),
+            created_by_kind: record.createdBy.kind,
+            created_by_id: record.createdBy.id,
+            created_by_name: record.createdBy.name,
+          })
+          .execute(),
+      `enrolment ${record.id} exists already`,
+    );
   }
 
   async findById(id: string): Promise<EnrolmentRecord | undefined> {

@@ -1,7 +1,8 @@
 /** `PkiStore` on SQL (table `pki_certificates`), for both engines. */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import type { PkiCertificateRecord, PkiCertificateRole, PkiStore } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import { readBytes, readDate, readNullableString, readString, toMillis } from './sql-values.ts';
 import type { PkiCertificatesTable } from './storage-schema.ts';
@@ -22,20 +23,13 @@ export class SqlPkiRepository implements PkiStore {
 
   async insert(records: readonly PkiCertificateRecord[]): Promise<void> {
     if (records.length === 0) return;
-    try {
-      await this.#context.atomic(async (db) => {
-        await db.insertInto('pki_certificates').values(records.map(toRow)).execute();
-      });
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError(
-          'CONFLICT',
-          'the PKI already has that certificate, or that key is already certified',
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.atomic(async (db) => {
+          await db.insertInto('pki_certificates').values(records.map(toRow)).execute();
+        }),
+      'the PKI already has that certificate, or that key is already certified',
+    );
   }
 
   async find(

@@ -1,7 +1,8 @@
 /** `SigningRepository` on SQL (table `signings`), for both engines. */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import type { SigningRecord, SigningRepository } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import { readBigInt, readDate, readNullableString, readString, toMillis } from './sql-values.ts';
 import type { SigningsTable } from './storage-schema.ts';
@@ -16,36 +17,29 @@ export class SqlSigningRepository implements SigningRepository {
   }
 
   async insert(record: SigningRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('signings')
-        .values({
-          id: record.id,
-          product: record.product,
-          channel: record.channel,
-          kind: record.kind,
-          subject_name: record.subjectName,
-          digest_algorithm: record.digestAlgorithm,
-          digest_value: record.digestValue,
-          identity: record.identity,
-          issuer: record.issuer,
-          log_index: record.logIndex,
-          decision_log_index: record.decisionLogIndex,
-          bundle: null,
-          decision_bundle: null,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError(
-          'CONFLICT',
-          `signing ${record.id} or log index ${record.logIndex} is already recorded`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('signings')
+          .values({
+            id: record.id,
+            product: record.product,
+            channel: record.channel,
+            kind: record.kind,
+            subject_name: record.subjectName,
+            digest_algorithm: record.digestAlgorithm,
+            digest_value: record.digestValue,
+            identity: record.identity,
+            issuer: record.issuer,
+            log_index: record.logIndex,
+            decision_log_index: record.decisionLogIndex,
+            bundle: null,
+            decision_bundle: null,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+          })
+          .execute(),
+      `signing ${record.id} or log index ${record.logIndex} is already recorded`,
+    );
   }
 
   async attachBundle(id: string, bundle: string, decisionBundle?: string): Promise<void> {

@@ -1,6 +1,6 @@
 /** `SigningRequestRepository` and `ApprovalRepository` on SQL, for both engines. */
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import type {
   ApprovalRecord,
   ApprovalRepository,
@@ -8,6 +8,7 @@ import type {
   SigningRequestRepository,
   SigningRequestState,
 } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import {
   readBigInt,
@@ -39,40 +40,35 @@ export class SqlSigningRequestRepository implements SigningRequestRepository {
   }
 
   async insert(record: SigningRequestRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('signing_requests')
-        .values({
-          id: record.id,
-          product: record.product,
-          channel: record.channel,
-          kind: record.kind,
-          subject_name: record.subjectName,
-          digest_algorithm: record.digestAlgorithm,
-          digest_value: record.digestValue,
-          statement: record.statement,
-          requester: record.requester,
-          requester_issuer: record.requesterIssuer,
-          requester_subject: record.requesterSubject,
-          context: record.context,
-          policy_hash: record.policyHash,
-          governance_version: record.governanceVersion,
-          state: record.state,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          expires_at: toMillis(record.expiresAt, 'expiresAt'),
-          closed_at: record.closedAt === null ? null : toMillis(record.closedAt, 'closedAt'),
-          signing_id: record.signingId,
-          log_index: record.logIndex,
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `signing request ${record.id} exists already`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('signing_requests')
+          .values({
+            id: record.id,
+            product: record.product,
+            channel: record.channel,
+            kind: record.kind,
+            subject_name: record.subjectName,
+            digest_algorithm: record.digestAlgorithm,
+            digest_value: record.digestValue,
+            statement: record.statement,
+            requester: record.requester,
+            requester_issuer: record.requesterIssuer,
+            requester_subject: record.requesterSubject,
+            context: record.context,
+            policy_hash: record.policyHash,
+            governance_version: record.governanceVersion,
+            state: record.state,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            expires_at: toMillis(record.expiresAt, 'expiresAt'),
+            closed_at: record.closedAt === null ? null : toMillis(record.closedAt, 'closedAt'),
+            signing_id: record.signingId,
+            log_index: record.logIndex,
+          })
+          .execute(),
+      `signing request ${record.id} exists already`,
+    );
   }
 
   async findById(id: string): Promise<SigningRequestRecord | undefined> {
@@ -152,30 +148,27 @@ export class SqlApprovalRepository implements ApprovalRepository {
   }
 
   async insert(record: ApprovalRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('approvals')
-        .values({
-          id: record.id,
-          request_id: record.requestId,
-          user_id: record.userId,
-          credential_id: record.credentialId,
-          decision: record.decision,
-          comment: record.comment,
-          statement: record.statement,
-          signature: record.signature,
-          authenticator_data: record.authenticatorData,
-          client_data_json: record.clientDataJson,
-          created_at: toMillis(record.createdAt, 'createdAt'),
-          log_index: record.logIndex,
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `approval ${record.id} exists already`, { cause: error });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('approvals')
+          .values({
+            id: record.id,
+            request_id: record.requestId,
+            user_id: record.userId,
+            credential_id: record.credentialId,
+            decision: record.decision,
+            comment: record.comment,
+            statement: record.statement,
+            signature: record.signature,
+            authenticator_data: record.authenticatorData,
+            client_data_json: record.clientDataJson,
+            created_at: toMillis(record.createdAt, 'createdAt'),
+            log_index: record.logIndex,
+          })
+          .execute(),
+      `approval ${record.id} exists already`,
+    );
   }
 
   async listByRequest(requestId: string): Promise<ApprovalRecord[]> {

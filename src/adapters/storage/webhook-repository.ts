@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
-import { AppError, isAppError } from '../../core/errors.ts';
+import { AppError } from '../../core/errors.ts';
 import {
   NOTIFICATION_EVENTS,
   type NotificationEvent,
@@ -15,6 +15,7 @@ import {
   type WebhookRecord,
   type WebhookRepository,
 } from '../../core/ports.ts';
+import { withConflictMessage } from './with-conflict-message.ts';
 import type { SqlContext } from './sql-context.ts';
 import {
   readDate,
@@ -45,25 +46,22 @@ export class SqlWebhookRepository implements WebhookRepository {
   }
 
   async insert(webhook: WebhookRecord): Promise<void> {
-    try {
-      await this.#context.db
-        .insertInto('webhooks')
-        .values({
-          id: webhook.id,
-          url: webhook.url,
-          events: JSON.stringify(webhook.events),
-          secret: webhook.secret,
-          enabled: webhook.enabled ? 1n : 0n,
-          created_at: toMillis(webhook.createdAt, 'createdAt'),
-          created_by: webhook.createdBy,
-        })
-        .execute();
-    } catch (error) {
-      if (isAppError(error, 'CONFLICT')) {
-        throw new AppError('CONFLICT', `webhook ${webhook.id} already exists`, { cause: error });
-      }
-      throw error;
-    }
+    await withConflictMessage(
+      () =>
+        this.#context.db
+          .insertInto('webhooks')
+          .values({
+            id: webhook.id,
+            url: webhook.url,
+            events: JSON.stringify(webhook.events),
+            secret: webhook.secret,
+            enabled: webhook.enabled ? 1n : 0n,
+            created_at: toMillis(webhook.createdAt, 'createdAt'),
+            created_by: webhook.createdBy,
+          })
+          .execute(),
+      `webhook ${webhook.id} already exists`,
+    );
   }
 
   async findById(id: string): Promise<WebhookRecord | undefined> {

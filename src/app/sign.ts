@@ -161,25 +161,29 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOu
       // governance in force; both are checked again and consumed in the signing transaction.
       resolveContext: async (workload, current) => {
         active = current;
-        pending = await deps.requests.findForSigning(
-          {
-            workload,
-            product: request.product,
-            channel: request.channel,
-            kind: request.kind,
-            subject: request.subject,
-            ...(statement === undefined ? {} : { statement }),
-          },
-          current,
-          request.requestId,
-        );
+        const required =
+          findChannel(current.governance, request.product, request.channel)?.approval.required ?? 0;
+        // Channels without approvals (most signatures) skip the signing-request lookup.
+        pending =
+          required === 0 && request.requestId === undefined
+            ? undefined
+            : await deps.requests.findForSigning(
+                {
+                  workload,
+                  product: request.product,
+                  channel: request.channel,
+                  kind: request.kind,
+                  subject: request.subject,
+                  ...(statement === undefined ? {} : { statement }),
+                },
+                current,
+                request.requestId,
+              );
         exception = await deps.exceptions.findUsable(
           request.product,
           request.channel,
           deps.clock.now(),
         );
-        const required =
-          findChannel(current.governance, request.product, request.channel)?.approval.required ?? 0;
         return {
           approvals: {
             count: pending === undefined ? 0 : approvalCountForPolicy(pending.evaluation, required),

@@ -70,6 +70,7 @@ describe('a two-person release from the command line', () => {
         url: '/v1/requests?state=pending',
         token: app.adminToken,
       });
+      assert.equal(list.statusCode, 200, list.body);
       requestId = (list.json() as { requests: { id: string }[] }).requests[0]?.id;
       if (requestId === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
     }

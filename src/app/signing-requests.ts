@@ -648,7 +648,7 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
         digestAlgorithm: input.subject.digest.algorithm,
         digestValue: input.subject.digest.value,
         statement: input.statement ?? null,
-        requester: canonicalizeJson(toPlain(input.workload)),
+        requester: canonicalizeJson(toPlain(identityOf(input.workload))),
         requesterIssuer: input.workload.issuer,
         requesterSubject: input.workload.subject,
         context: canonicalizeJson(toPlain(context)),
@@ -1153,6 +1153,14 @@ export function statementRequester(workload: Workload): ApprovalRequester {
     identityUri: workload.identityUri,
     ...(workload.repositoryId === undefined ? {} : { repositoryId: workload.repositoryId }),
   };
+}
+
+/** The workload without its token's bookkeeping (`jti`, expiry): what a request shows people. */
+function identityOf(workload: Workload): Workload {
+  const identity: { -readonly [K in keyof Workload]?: Workload[K] } = { ...workload };
+  delete identity.tokenId;
+  delete identity.tokenExpiresAt;
+  return identity as Workload;
 }
 
 /** The same workload: issuer, subject, identity and repository id all equal. */

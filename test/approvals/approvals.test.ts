@@ -68,6 +68,9 @@ describe('approvals bound to the artifact', () => {
     const carol = await app.person('carol');
     const pending = await openRequest(app, 'prod', 'release-1');
     assert.equal(pending.state, 'pending');
+    // People see who asked, not the token's bookkeeping.
+    const shown = await getRequest(app, pending.id, bob.token);
+    assert.equal(JSON.stringify(shown).includes('tokenId'), false);
 
     // The same workload asking again gets the same request, not a second one.
     assert.equal((await openRequest(app, 'prod', 'release-1')).id, pending.id);

@@ -245,8 +245,10 @@ export interface KeyHandle {
   /** The public key as DER SubjectPublicKeyInfo. */
   readonly publicKeySpki: Uint8Array;
   /**
-   * Signs `message` (hashing it with SHA-256) and returns a DER-encoded ECDSA signature.
-   * Throws KEY_UNAVAILABLE when the backend cannot sign.
+   * Signs `message` (hashing it with SHA-256) and returns a DER-encoded ECDSA signature that
+   * verifies under `publicKeySpki`: backends guarantee it (the keystore matches each key to its
+   * declared public key when loading it; PKCS#11 verifies every signature the token returns), so
+   * callers do not verify again. Throws KEY_UNAVAILABLE when the backend cannot sign.
    */
   sign(message: Uint8Array): Promise<Uint8Array>;
 }

@@ -12,11 +12,9 @@
  * channel needs. Long-lived keys never use this path.
  */
 import { createECDH, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { createPublicKey } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import { AppError } from '../../core/errors.ts';
 import type { EphemeralKey, EphemeralKeyFactory } from '../../core/ports.ts';
-import { encodeEcdsaSignatureDer } from './ecdsa-p256.ts';
+import { createP256Spki, encodeEcdsaSignatureDer } from './ecdsa-p256.ts';
 
 /** The order n of the P-256 base point (SEC 2 §2.4.2). */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -29,23 +27,23 @@ export function createEphemeralKeyFactory(): EphemeralKeyFactory {
 
 function createEphemeralKey(): EphemeralKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const publicKeySpki = new Uint8Array(
-    createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
-  );
-  const d = scalarOf(privateKey);
+  // One JWK export yields both the point and the scalar (a DER export costs several times more).
+  const { x, y, d } = privateKey.export({ format: 'jwk' });
+  if (typeof x !== 'string' || typeof y !== 'string' || typeof d !== 'string') {
+    throw new AppError('INTERNAL', 'a generated P-256 key did not export its coordinates');
+  }
+  const point = Buffer.concat([
+    Uint8Array.of(0x04),
+    Buffer.from(x, 'base64url'),
+    Buffer.from(y, 'base64url'),
+  ]);
+  const scalar = bytesToBigInt(Buffer.from(d, 'base64url'));
   return {
-    publicKeySpki,
-    signDigest: (digest) => signP256Digest(d, digest),
-    sign: (message) =>
-      new Uint8Array(sign('sha256', message, { key: privateKey, dsaEncoding: 'der' })),
+    publicKeySpki: createP256Spki(point),
+    signDigest: (digest) => signP256Digest(scalar, digest),
+    // DER is Node's default ECDSA signature encoding.
+    sign: (message) => new Uint8Array(sign('sha256', message, privateKey)),
   };
-}
-
-function scalarOf(privateKey: KeyObject): bigint {
-  const jwk = privateKey.export({ format: 'jwk' });
-  if (typeof jwk.d !== 'string')
-    throw new AppError('INTERNAL', 'generated key has no private scalar');
-  return bytesToBigInt(Buffer.from(jwk.d, 'base64url'));
 }
 
 /**

@@ -397,7 +397,7 @@ class Keystore implements KeyBackend {
           // process, so, unlike a token, there is no stale-key hazard to verify against here.
           return Promise.resolve(
             new Uint8Array(
-              signBytes('sha256', message, { key: loaded.privateKey, dsaEncoding: 'der' }),
+              signBytes('sha256', message, loaded.privateKey), // DER, Node's default encoding,
             ),
           );
         } catch (cause) {

@@ -503,6 +503,20 @@ export function encodeSmallInteger(value: number): Uint8Array {
  * @throws {@link AppError} INTERNAL when `oid` is not dotted decimal with at least two arcs.
  */
 export function encodeOid(oid: string): Uint8Array {
+  let encoded = encodedOids.get(oid);
+  if (encoded === undefined) {
+    encoded = encodeOidUncached(oid);
+    // A handful of OIDs recur in every certificate and timestamp; bound the cache all the same.
+    if (encodedOids.size >= MAX_ENCODED_OIDS) encodedOids.clear();
+    encodedOids.set(oid, encoded);
+  }
+  return encoded.slice();
+}
+
+const encodedOids = new Map<string, Uint8Array>();
+const MAX_ENCODED_OIDS = 1024;
+
+function encodeOidUncached(oid: string): Uint8Array {
   if (!/^[0-2](?:\.(?:0|[1-9][0-9]*))+$/.test(oid)) {
     throw new AppError('INTERNAL', `not an OID: ${oid}`);
   }

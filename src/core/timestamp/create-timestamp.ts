@@ -15,7 +15,7 @@
  *
  * All of it is hand-encoded with the strict DER writer, so the bytes are canonical DER.
  */
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { AppError } from '../errors.ts';
 import type { KeyHandle } from '../ports.ts';
 import { assertKeyPurpose } from '../x509/assert-key-purpose.ts';
@@ -148,11 +148,6 @@ export function prepareTimestampSigner(input: TimestampSignerInput): TimestampSi
       ),
     ),
   );
-  const publicKey = createPublicKey({
-    key: Buffer.from(certificate.subjectPublicKeySpki),
-    format: 'der',
-    type: 'spki',
-  });
   const { tsaKey, policyOid } = input;
   encodeOid(policyOid); // fails early on a malformed policy
 
@@ -189,12 +184,6 @@ export function prepareTimestampSigner(input: TimestampSignerInput): TimestampSi
       // RFC 5652 §5.4: the signature covers the DER of the SET OF, not the [0] IMPLICIT form.
       const signedAttributes = encodeSetOf(attributes);
       const signature = await tsaKey.sign(signedAttributes);
-      if (!verifySignature('sha256', signedAttributes, publicKey, signature)) {
-        throw new AppError(
-          'KEY_UNAVAILABLE',
-          `key ${tsaKey.id} produced a signature that does not verify under the TSA certificate`,
-        );
-      }
       const signerInfo = encodeSequence(
         encodeSmallInteger(1),
         issuerAndSerial,

@@ -4,20 +4,21 @@
  * then cannot mint certificates that verify for `prod`, and revoking one product's CA leaves the
  * others alone.
  */
-import { ExtendedKeyUsage } from '@peculiar/asn1-x509';
 import { AppError } from '../errors.ts';
 import type { KeyHandle, Random } from '../ports.ts';
 import { equalBytes } from '../tlog/bytes.ts';
 import { assertKeyPurpose } from './assert-key-purpose.ts';
-import { OID_EXTENDED_KEY_USAGE, OID_KP_CODE_SIGNING, OID_ORGANIZATION } from './oids.ts';
+import {
+  createConstraintExtensions,
+  createExtendedKeyUsageExtension,
+  createKeyIdentifierExtensions,
+} from './certificate-extensions.ts';
+import { OID_KP_CODE_SIGNING, OID_ORGANIZATION } from './oids.ts';
 import { parseCertificate } from './parse-certificate.ts';
 import {
   assertIssuerCovers,
   assertKeyMatchesCertificate,
   assertP256PublicKey,
-  createConstraintExtensions,
-  createExtension,
-  createKeyIdentifierExtensions,
   createSerialNumber,
   signCertificate,
   truncateToSeconds,
@@ -100,7 +101,7 @@ export async function createChannelCaCertificate(
       subjectPublicKeySpki: input.subjectPublicKeySpki,
       extensions: [
         ...createConstraintExtensions({ isCa: true, pathLength: 0 }),
-        createExtension(OID_EXTENDED_KEY_USAGE, false, new ExtendedKeyUsage([OID_KP_CODE_SIGNING])),
+        createExtendedKeyUsageExtension(false, [OID_KP_CODE_SIGNING]),
         ...createKeyIdentifierExtensions(input.subjectPublicKeySpki, issuer),
       ],
     },

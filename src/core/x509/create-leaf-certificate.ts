@@ -3,27 +3,26 @@
  * Sigstore verifiers read (interop §5.1): empty subject, the workload identity URI as a critical
  * SAN, codeSigning EKU, and Fulcio's extensions naming the OIDC issuer and the build.
  */
-import { ExtendedKeyUsage, GeneralName, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import { AppError } from '../errors.ts';
 import type { Workload } from '../governance/workload.ts';
 import type { KeyHandle, Random } from '../ports.ts';
 import { assertKeyPurpose } from './assert-key-purpose.ts';
 import { encodeUtf8String } from '../asn1/der.ts';
+import { equalBytes } from '../tlog/bytes.ts';
 import { deriveFulcioExtensions } from './fulcio-extensions.ts';
 import {
-  FULCIO_OID,
-  OID_EXTENDED_KEY_USAGE,
-  OID_KP_CODE_SIGNING,
-  OID_SUBJECT_ALT_NAME,
-} from './oids.ts';
-import { parseCertificate } from './parse-certificate.ts';
+  createConstraintExtensions,
+  createExtendedKeyUsageExtension,
+  createExtension,
+  createKeyIdentifierExtensions,
+  createSubjectAltNameUriExtension,
+} from './certificate-extensions.ts';
+import { FULCIO_OID, OID_KP_CODE_SIGNING } from './oids.ts';
+import { parseCertificate, type ParsedCertificate } from './parse-certificate.ts';
 import {
   assertIssuerCovers,
   assertKeyMatchesCertificate,
   assertP256PublicKey,
-  createConstraintExtensions,
-  createExtension,
-  createKeyIdentifierExtensions,
   createSerialNumber,
   signCertificate,
   truncateToSeconds,
@@ -92,7 +91,7 @@ export async function createLeafCertificate(input: LeafCertificateInput): Promis
       'the workload identity URI is not a printable-ASCII URI and cannot be a certificate SAN',
     );
   }
-  const issuer = parseCertificate(input.issuerCertificate);
+  const issuer = parseIssuer(input.issuerCertificate);
   assertKeyMatchesCertificate(input.issuerKey, issuer);
   const notBefore = truncateToSeconds(input.notBefore);
   const notAfter = new Date(notBefore.getTime() + validitySeconds * 1000);
@@ -111,19 +110,28 @@ export async function createLeafCertificate(input: LeafCertificateInput): Promis
       subjectPublicKeySpki: input.subjectPublicKeySpki,
       extensions: [
         ...createConstraintExtensions({ isCa: false }),
-        createExtension(OID_EXTENDED_KEY_USAGE, false, new ExtendedKeyUsage([OID_KP_CODE_SIGNING])),
+        createExtendedKeyUsageExtension(false, [OID_KP_CODE_SIGNING]),
         ...createKeyIdentifierExtensions(input.subjectPublicKeySpki, issuer),
-        createExtension(
-          OID_SUBJECT_ALT_NAME,
-          true,
-          new SubjectAlternativeName([
-            new GeneralName({ uniformResourceIdentifier: workload.identityUri }),
-          ]),
-        ),
+        createSubjectAltNameUriExtension(workload.identityUri),
         createExtension(FULCIO_OID.ISSUER_V1, false, new TextEncoder().encode(workload.issuer)),
         ...fulcio,
       ],
     },
     input.issuerKey,
   );
+}
+
+/**
+ * The channel CA certificate, parsed once per certificate object: a channel CA issues a leaf for
+ * every signature, and its certificate (held by the caller's CA cache) does not change.
+ */
+const parsedIssuers = new WeakMap<Uint8Array, ParsedCertificate>();
+
+function parseIssuer(der: Uint8Array): ParsedCertificate {
+  let parsed = parsedIssuers.get(der);
+  if (parsed === undefined || !equalBytes(parsed.der, der)) {
+    parsed = parseCertificate(der);
+    parsedIssuers.set(der, parsed);
+  }
+  return parsed;
 }

@@ -8,6 +8,8 @@ import { assertKeyPurpose } from './assert-key-purpose.ts';
 import {
   createConstraintExtensions,
   createKeyIdentifierExtensions,
+} from './certificate-extensions.ts';
+import {
   createSerialNumber,
   encodeDistinguishedName,
   signCertificate,

@@ -2,20 +2,21 @@
  * The timestamp authority's certificate, issued by the root (TrustedRoot chain `[TSA, root]`,
  * interop §4.2, §7.1).
  */
-import { ExtendedKeyUsage } from '@peculiar/asn1-x509';
 import { AppError } from '../errors.ts';
 import type { KeyHandle, Random } from '../ports.ts';
 import { equalBytes } from '../tlog/bytes.ts';
 import { assertKeyPurpose } from './assert-key-purpose.ts';
-import { OID_EXTENDED_KEY_USAGE, OID_KP_TIME_STAMPING, OID_ORGANIZATION } from './oids.ts';
+import {
+  createConstraintExtensions,
+  createExtendedKeyUsageExtension,
+  createKeyIdentifierExtensions,
+} from './certificate-extensions.ts';
+import { OID_KP_TIME_STAMPING, OID_ORGANIZATION } from './oids.ts';
 import { parseCertificate } from './parse-certificate.ts';
 import {
   assertIssuerCovers,
   assertKeyMatchesCertificate,
   assertP256PublicKey,
-  createConstraintExtensions,
-  createExtension,
-  createKeyIdentifierExtensions,
   createSerialNumber,
   signCertificate,
   truncateToSeconds,
@@ -72,7 +73,7 @@ export async function createTsaCertificate(input: TsaCertificateInput): Promise<
       subjectPublicKeySpki: input.subjectPublicKeySpki,
       extensions: [
         ...createConstraintExtensions({ isCa: false }),
-        createExtension(OID_EXTENDED_KEY_USAGE, true, new ExtendedKeyUsage([OID_KP_TIME_STAMPING])),
+        createExtendedKeyUsageExtension(true, [OID_KP_TIME_STAMPING]),
         ...createKeyIdentifierExtensions(input.subjectPublicKeySpki, issuer),
       ],
     },

@@ -1,35 +1,15 @@
 /**
  * Issues X.509 v3 certificates with a `KeyHandle` as the issuer's signer.
  *
- * `@peculiar/x509`'s generators sign with WebCrypto keys, but Countersign's CA keys live behind a
- * key backend (keystore, PKCS#11) and never leave it. So the TBSCertificate is built with
- * `@peculiar/asn1-x509`, serialised to DER, signed with `KeyHandle.sign` (ECDSA P-256 over
- * SHA-256, `ecdsa-with-SHA256`), and the Certificate is assembled around the exact signed bytes.
- * Every certificate is re-read with the strict DER parser and its signature checked against the
- * issuer's public key before it is returned: a backend that signs with the wrong key fails here,
- * not in a consumer's verifier.
+ * Countersign's CA keys live behind a key backend (keystore, PKCS#11) and never leave it, so no
+ * certificate library that wants the private key can sign. The TBSCertificate is encoded to DER
+ * here (`../asn1/der.ts`, extensions from `./certificate-extensions.ts`), signed with
+ * `KeyHandle.sign` (ECDSA P-256 over SHA-256, `ecdsa-with-SHA256`), and the Certificate is
+ * assembled around the exact signed bytes. Every certificate is re-read with the strict DER parser
+ * before it is returned; that the signature verifies under the issuer's key is the backend's
+ * guarantee (`KeyHandle.sign`).
  */
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AlgorithmIdentifier,
-  AttributeTypeAndValue,
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  KeyIdentifier,
-  KeyUsage,
-  KeyUsageFlags,
-  SubjectKeyIdentifier,
-  AttributeValue,
-  Extension,
-  Extensions,
-  Name,
-  RelativeDistinguishedName,
-  SubjectPublicKeyInfo,
-  TBSCertificate,
-  Validity,
-  Version,
-} from '@peculiar/asn1-x509';
+import { p256 } from '@noble/curves/nist.js';
 import { AppError } from '../errors.ts';
 import type { KeyHandle, Random } from '../ports.ts';
 import { equalBytes } from '../tlog/bytes.ts';
@@ -37,24 +17,27 @@ import {
   DER_TAG,
   DerSequenceReader,
   concatBytes,
+  decodeBitStringBytes,
   decodeOid,
+  encodeExplicit,
+  encodeGeneralizedTime,
   encodeOid,
   encodeSequence,
+  encodeSetOf,
+  encodeSmallInteger,
   encodeTlv,
   encodeUnsignedInteger,
+  encodeUtcTime,
+  encodeUtf8String,
   parseDer,
 } from '../asn1/der.ts';
 import {
-  OID_AUTHORITY_KEY_IDENTIFIER,
-  OID_BASIC_CONSTRAINTS,
   OID_COMMON_NAME,
-  OID_KEY_USAGE,
   OID_EC_PUBLIC_KEY,
   OID_ECDSA_WITH_SHA256,
   OID_ORGANIZATION,
   OID_ORGANIZATIONAL_UNIT,
   OID_P256,
-  OID_SUBJECT_KEY_IDENTIFIER,
 } from './oids.ts';
 import { parseCertificate, type ParsedCertificate } from './parse-certificate.ts';
 
@@ -83,8 +66,8 @@ export interface CertificateTemplate {
   readonly notAfter: Date;
   /** DER SubjectPublicKeyInfo of the certified key. */
   readonly subjectPublicKeySpki: Uint8Array;
-  /** In the order they are written. */
-  readonly extensions: readonly Extension[];
+  /** DER `Extension`s (`./certificate-extensions.ts`), in the order they are written. */
+  readonly extensions: readonly Uint8Array[];
 }
 
 /**
@@ -109,18 +92,6 @@ export function truncateToSeconds(date: Date): Date {
 }
 
 /**
- * The key identifier of a public key: SHA-1 of the `subjectPublicKey` bits (RFC 5280 §4.2.1.2
- * method 1), what OpenSSL's `subjectKeyIdentifier=hash` computes.
- */
-export function computeKeyIdentifier(subjectPublicKeySpki: Uint8Array): Uint8Array {
-  const spki = new DerSequenceReader(parseDer(subjectPublicKeySpki), 'subjectPublicKeyInfo');
-  spki.next(DER_TAG.SEQUENCE, 'algorithm');
-  const bits = spki.next(DER_TAG.BIT_STRING, 'subjectPublicKey');
-  spki.end();
-  return new Uint8Array(createHash('sha1').update(bits.contents.subarray(1)).digest());
-}
-
-/**
  * Checks that `spki` is the DER SubjectPublicKeyInfo of a valid ECDSA P-256 public key: the only
  * key type every Sigstore verifier handles (interop §5.1, G4). Attacker-controlled when a signing
  * client supplies its own ephemeral key.
@@ -137,12 +108,14 @@ export function assertP256PublicKey(spki: Uint8Array): void {
     const type = decodeOid(algorithm.next(DER_TAG.OID, 'algorithm'), 'algorithm');
     const curve = decodeOid(algorithm.next(DER_TAG.OID, 'namedCurve'), 'namedCurve');
     algorithm.end();
-    fields.next(DER_TAG.BIT_STRING, 'subjectPublicKey');
+    const point = decodeBitStringBytes(
+      fields.next(DER_TAG.BIT_STRING, 'subjectPublicKey'),
+      'point',
+    );
     fields.end();
     if (type !== OID_EC_PUBLIC_KEY || curve !== OID_P256) throw new Error('not P-256');
-    // Decoding the point checks that it lies on the curve.
-    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-    if (key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new Error('not P-256');
+    // Decoding the point checks that it lies on the curve and is not the identity.
+    p256.Point.fromBytes(point);
   } catch (cause) {
     throw new AppError('INVALID_INPUT', 'the public key is not a valid ECDSA P-256 key', { cause });
   }
@@ -164,86 +137,16 @@ function checkNameAttribute(value: string, what: string): void {
 
 /** The DER `Name` of `name`: O, OU, CN in that order, each a UTF8String in its own RDN. */
 export function encodeDistinguishedName(name: DistinguishedName): Uint8Array {
-  const rdns: RelativeDistinguishedName[] = [];
+  const rdns: Uint8Array[] = [];
   const add = (type: string, value: string | undefined, what: string): void => {
     if (value === undefined) return;
     checkNameAttribute(value, what);
-    rdns.push(
-      new RelativeDistinguishedName([
-        new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) }),
-      ]),
-    );
+    rdns.push(encodeSetOf([encodeSequence(encodeOid(type), encodeUtf8String(value))]));
   };
   add(OID_ORGANIZATION, name.organization, 'organization');
   add(OID_ORGANIZATIONAL_UNIT, name.organizationalUnit, 'organizational unit');
   add(OID_COMMON_NAME, name.commonName, 'common name');
-  return new Uint8Array(AsnConvert.serialize(new Name(rdns)));
-}
-
-/** An extension with its value serialised from an `@peculiar/asn1-x509` object or raw DER. */
-export function createExtension(
-  oid: string,
-  critical: boolean,
-  value: object | Uint8Array,
-): Extension {
-  const der = value instanceof Uint8Array ? value : new Uint8Array(AsnConvert.serialize(value));
-  return new Extension({ extnID: oid, critical, extnValue: new OctetString(der) });
-}
-
-/**
- * subjectKeyIdentifier of `subjectPublicKeySpki`, and authorityKeyIdentifier (keyid only) of
- * `issuer` unless the certificate is self-signed: verifiers build paths from AKI to SKI
- * (interop §5.1).
- */
-export function createKeyIdentifierExtensions(
-  subjectPublicKeySpki: Uint8Array,
-  issuer: ParsedCertificate | undefined,
-): Extension[] {
-  const extensions = [
-    createExtension(
-      OID_SUBJECT_KEY_IDENTIFIER,
-      false,
-      new SubjectKeyIdentifier(computeKeyIdentifier(subjectPublicKeySpki)),
-    ),
-  ];
-  if (issuer !== undefined) {
-    const keyId = issuer.subjectKeyIdentifier ?? computeKeyIdentifier(issuer.subjectPublicKeySpki);
-    extensions.push(
-      createExtension(
-        OID_AUTHORITY_KEY_IDENTIFIER,
-        false,
-        new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyId) }),
-      ),
-    );
-  }
-  return extensions;
-}
-
-/**
- * basicConstraints (critical) and keyUsage (critical): keyCertSign + cRLSign for a CA, which
- * sigstore-js requires of CA certificates that carry keyUsage (interop §5.2), digitalSignature
- * for an end entity.
- */
-export function createConstraintExtensions(
-  profile: { readonly isCa: true; readonly pathLength: number } | { readonly isCa: false },
-): Extension[] {
-  return profile.isCa
-    ? [
-        createExtension(
-          OID_BASIC_CONSTRAINTS,
-          true,
-          new BasicConstraints({ cA: true, pathLenConstraint: profile.pathLength }),
-        ),
-        createExtension(
-          OID_KEY_USAGE,
-          true,
-          new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign),
-        ),
-      ]
-    : [
-        createExtension(OID_BASIC_CONSTRAINTS, true, new BasicConstraints({ cA: false })),
-        createExtension(OID_KEY_USAGE, true, new KeyUsage(KeyUsageFlags.digitalSignature)),
-      ];
+  return encodeSequence(...rdns);
 }
 
 /**
@@ -308,40 +211,34 @@ export async function signCertificate(
   if (!(notAfter > notBefore)) {
     throw new AppError('INVALID_INPUT', 'certificate notAfter must be after notBefore');
   }
-  const serial = encodeUnsignedInteger(template.serialNumber);
-  const issuer = AsnConvert.parse(template.issuerDer, Name);
-  if (!equalBytes(new Uint8Array(AsnConvert.serialize(issuer)), template.issuerDer)) {
-    throw new AppError('INVALID_INPUT', 'the issuer name is not in canonical DER');
+  if (parseDer(template.issuerDer).tag !== DER_TAG.SEQUENCE) {
+    throw new AppError('INVALID_INPUT', 'the issuer name is not a DER Name');
   }
-  const tbs = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: parseDer(serial).contents.slice().buffer,
-    signature: new AlgorithmIdentifier({ algorithm: OID_ECDSA_WITH_SHA256 }),
-    issuer,
-    validity: new Validity({ notBefore, notAfter }),
-    subject: AsnConvert.parse(encodeDistinguishedName(template.subject), Name),
-    subjectPublicKeyInfo: AsnConvert.parse(template.subjectPublicKeySpki, SubjectPublicKeyInfo),
-    extensions: new Extensions([...template.extensions]),
-  });
-  const tbsDer = new Uint8Array(AsnConvert.serialize(tbs));
+  const tbsDer = encodeSequence(
+    encodeExplicit(0, encodeSmallInteger(2)), // version v3
+    encodeUnsignedInteger(template.serialNumber),
+    ECDSA_WITH_SHA256,
+    template.issuerDer,
+    encodeSequence(encodeCertificateTime(notBefore), encodeCertificateTime(notAfter)),
+    encodeDistinguishedName(template.subject),
+    template.subjectPublicKeySpki,
+    encodeExplicit(3, encodeSequence(...template.extensions)),
+  );
   const signature = await issuerKey.sign(tbsDer);
   const certificate = encodeSequence(
     tbsDer,
-    encodeSequence(encodeOid(OID_ECDSA_WITH_SHA256)),
+    ECDSA_WITH_SHA256,
     encodeTlv(DER_TAG.BIT_STRING, concatBytes(Uint8Array.of(0), signature)),
   );
-  const publicKey = createPublicKey({
-    key: Buffer.from(issuerKey.publicKeySpki),
-    format: 'der',
-    type: 'spki',
-  });
-  if (!verifySignature('sha256', tbsDer, publicKey, signature)) {
-    throw new AppError(
-      'KEY_UNAVAILABLE',
-      `key ${issuerKey.id} produced a signature that does not verify under its public key`,
-    );
-  }
   // Self-check: what we hand out must read back as strict DER.
   parseCertificate(certificate);
   return certificate;
+}
+
+/** AlgorithmIdentifier ecdsa-with-SHA256, parameters absent (RFC 5758 §3.2). */
+const ECDSA_WITH_SHA256 = encodeSequence(encodeOid(OID_ECDSA_WITH_SHA256));
+
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
+function encodeCertificateTime(date: Date): Uint8Array {
+  return date.getUTCFullYear() < 2050 ? encodeUtcTime(date) : encodeGeneralizedTime(date);
 }

@@ -246,7 +246,7 @@ export async function composeApp(
     logKey,
     logId: log.reader.info.logId,
     timestamps,
-    signings: storage.signings,
+    storage,
     clock,
     random,
     trust: {

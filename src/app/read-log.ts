@@ -66,12 +66,48 @@ export interface LogReader {
   entryBundle(index: bigint, width: number): Promise<TileContent>;
 }
 
+/**
+ * How long proofs, entries and tiles may be served from the latest checkpoint already read
+ * (milliseconds). A proof against a checkpoint a second old is as valid as one against the newest,
+ * and saves a database round trip on every read; a request for anything that checkpoint does not
+ * cover reads the newest one. `latestCheckpoint()` itself always reads storage.
+ */
+export const DEFAULT_CHECKPOINT_REUSE_MS = 1000;
+
+export interface LogReaderOptions {
+  /** Default `DEFAULT_CHECKPOINT_REUSE_MS`; 0 reads the latest checkpoint for every request. */
+  readonly checkpointReuseMs?: number;
+}
+
 /** Reads the log through its repository; only what a published checkpoint covers is served. */
-export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
+export function createLogReader(
+  log: LogRepository,
+  info: LogInfo,
+  options: LogReaderOptions = {},
+): LogReader {
+  const reuseMs = options.checkpointReuseMs ?? DEFAULT_CHECKPOINT_REUSE_MS;
+  let known: { readonly checkpoint: LogCheckpointRecord; readonly readAt: number } | undefined;
+
   async function latest(): Promise<LogCheckpointRecord> {
+    const readAt = performance.now();
     const checkpoint = await log.latestCheckpoint();
     if (checkpoint === undefined) throw new AppError('NOT_FOUND', 'the log has no checkpoint yet');
+    if (known === undefined || checkpoint.treeSize >= known.checkpoint.treeSize) {
+      known = { checkpoint, readAt };
+    }
     return checkpoint;
+  }
+
+  /** A recent checkpoint of at least `minimumSize` entries, or the latest one. */
+  async function recent(minimumSize: bigint): Promise<LogCheckpointRecord> {
+    if (
+      known !== undefined &&
+      known.checkpoint.treeSize >= minimumSize &&
+      performance.now() - known.readAt < reuseMs
+    ) {
+      return known.checkpoint;
+    }
+    return latest();
   }
 
   /**
@@ -103,7 +139,7 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
   }
 
   async function inclusionProof(index: bigint, treeSize?: bigint): Promise<InclusionProof> {
-    const checkpoint = await latest();
+    const checkpoint = await recent(treeSize ?? index + 1n);
     const size = treeSize ?? checkpoint.treeSize;
     assertWithin(size, 'tree size', checkpoint.treeSize, true);
     if (index < 0n || index >= size) {
@@ -127,7 +163,7 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
     latestCheckpoint: latest,
 
     async entry(index) {
-      const checkpoint = await latest();
+      const checkpoint = await recent(index + 1n);
       assertWithin(index, 'index', checkpoint.treeSize, false);
       const [entry] = await log.entries(index, index + 1n);
       if (entry === undefined) throw new AppError('NOT_FOUND', `no entry at index ${index}`);
@@ -137,7 +173,7 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
     inclusionProof,
 
     async consistencyProof(from, to) {
-      const checkpoint = await latest();
+      const checkpoint = await recent(to);
       assertWithin(to, 'tree size', checkpoint.treeSize, true);
       if (from < 1n || from > to) {
         throw new AppError(
@@ -160,7 +196,9 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
     },
 
     async tile(level, index, width) {
-      const checkpoint = await latest();
+      const checkpoint = await recent(
+        (index * BigInt(TILE_WIDTH) + BigInt(width)) << BigInt(level * TILE_HEIGHT),
+      );
       const available = hashesAtTileLevel(checkpoint.treeSize, level) - index * BigInt(TILE_WIDTH);
       assertTileWidth(width, available, `tile ${level}/${index}`);
       const start = index * BigInt(TILE_WIDTH);
@@ -171,7 +209,7 @@ export function createLogReader(log: LogRepository, info: LogInfo): LogReader {
     },
 
     async entryBundle(index, width) {
-      const checkpoint = await latest();
+      const checkpoint = await recent(index * BigInt(TILE_WIDTH) + BigInt(width));
       const available = checkpoint.treeSize - index * BigInt(TILE_WIDTH);
       assertTileWidth(width, available, `entry bundle ${index}`);
       const start = index * BigInt(TILE_WIDTH);

@@ -6,6 +6,7 @@
  * timestamp, the shape sigstore-js and sigstore-go both verify (specs/sigstore-interop.md §0.1).
  */
 import { AppError } from '../core/errors.ts';
+import { createGroupCommit } from './group-commit.ts';
 import type {
   Clock,
   EphemeralKeyFactory,
@@ -13,6 +14,7 @@ import type {
   Random,
   SigningRepository,
   SigningRequestRecord,
+  Storage,
   StorageSession,
 } from '../core/ports.ts';
 import { serializeBundle, type Bundle, type BundleContent } from '../core/sigstore/bundle.ts';
@@ -507,7 +509,9 @@ export interface SigningService {
   trustedRoot(scope?: { readonly product: string; readonly channel: string }): Promise<TrustedRoot>;
 }
 
-export interface SigningServiceDeps extends Omit<SignDeps, 'channelCa'> {
+export interface SigningServiceDeps extends Omit<SignDeps, 'channelCa' | 'signings'> {
+  /** Where bundles are stored: concurrent signings share one commit (`createGroupCommit`). */
+  readonly storage: Pick<Storage, 'transaction'>;
   readonly pki: Pick<PkiDeps, 'serviceKeys' | 'store'>;
   readonly trust: TrustedRootDeps;
 }
@@ -528,8 +532,15 @@ export function createSigningService(deps: SigningServiceDeps): SigningService {
     }
     return ca;
   };
+  const attachBundles = createGroupCommit<Parameters<SigningRepository['attachBundle']>>(
+    deps.storage,
+    (session, args) => session.signings.attachBundle(...args),
+  );
+  const signings: SignDeps['signings'] = {
+    attachBundle: (...args) => attachBundles(args),
+  };
   return {
-    sign: (request) => sign(request, { ...deps, channelCa }),
+    sign: (request) => sign(request, { ...deps, channelCa, signings }),
     trustedRoot: (scope) => buildTrustedRoot(deps.trust, scope),
   };
 }

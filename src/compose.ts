@@ -43,7 +43,11 @@ import { createFetchWebhookSender } from './adapters/notifications/fetch-webhook
 import { createCedarPolicyEngine } from './adapters/policy/cedar-policy-engine.ts';
 import { readShippedPolicies } from './adapters/policy/read-policy-set.ts';
 import { ensureDemoWorkspace, type DemoWorkspace } from './app/demo-workspace.ts';
-import { migrateStorage, openStorage } from './adapters/storage/open-storage.ts';
+import {
+  migrateStorage,
+  openStorage,
+  type StorageOptions,
+} from './adapters/storage/open-storage.ts';
 import { createStorageTokenIdStore } from './adapters/storage/storage-token-id-store.ts';
 import { createLogger } from './adapters/system/create-logger.ts';
 import { cryptoRandom } from './adapters/system/crypto-random.ts';
@@ -144,6 +148,17 @@ export function storageOptionsOf(config: Config): Parameters<typeof openStorage>
   };
 }
 
+/** The service checkpoints an embedded database's write-ahead log off the event loop. */
+function withBackgroundCheckpoints(options: StorageOptions, logger: Logger): StorageOptions {
+  if (options.engine !== 'sqlite') return options;
+  return {
+    ...options,
+    backgroundCheckpoints: {
+      onError: (problem) => logger.warn({ problem }, 'background SQLite checkpoint failed'),
+    },
+  };
+}
+
 /**
  * Opens storage (applying pending migrations when `migrate` is true) and builds the use cases.
  * Throws STORAGE_UNAVAILABLE, CONFIG_INVALID (from the storage adapter).
@@ -164,7 +179,9 @@ export async function composeApp(
   const ownsStorage = overrides.storage === undefined;
   const storage =
     overrides.storage ??
-    (await openStorage(storageOptionsOf(config), { migrate: options.migrate ?? false }));
+    (await openStorage(withBackgroundCheckpoints(storageOptionsOf(config), logger), {
+      migrate: options.migrate ?? false,
+    }));
   let log: TransparencyLog;
   let keys: KeyBackend;
   let logKey: KeyHandle;

@@ -27,7 +27,7 @@ export const MAX_CANONICAL_JSON_DEPTH = 512;
  */
 export function canonicalizeJson(value: unknown): string {
   const parts: string[] = [];
-  write(value, parts, new Set<object>(), '');
+  write(value, parts, new Set<object>(), undefined);
   return parts.join('');
 }
 
@@ -40,7 +40,13 @@ export function canonicalJsonBytes(value: unknown): Uint8Array {
   return new TextEncoder().encode(canonicalizeJson(value));
 }
 
-function write(value: unknown, parts: string[], ancestors: Set<object>, pointer: string): void {
+/**
+ * Where a value sits, as a chain of member names and array indices. Built as a linked list and
+ * turned into a JSON pointer only for an error message: most values never need theirs.
+ */
+type Path = { readonly parent: Path; readonly key: string | number } | undefined;
+
+function write(value: unknown, parts: string[], ancestors: Set<object>, pointer: Path): void {
   switch (typeof value) {
     case 'string':
       parts.push(serializeString(value, pointer));
@@ -72,7 +78,7 @@ function writeContainer(
   value: object,
   parts: string[],
   ancestors: Set<object>,
-  pointer: string,
+  pointer: Path,
 ): void {
   if (ancestors.has(value)) reject(pointer, 'is a cycle');
   if (ancestors.size >= MAX_CANONICAL_JSON_DEPTH) {
@@ -82,9 +88,10 @@ function writeContainer(
   if (Array.isArray(value)) {
     parts.push('[');
     for (let i = 0; i < value.length; i++) {
-      if (!Object.hasOwn(value, i)) reject(`${pointer}/${i}`, 'is a hole in a sparse array');
+      const child = { parent: pointer, key: i };
+      if (!Object.hasOwn(value, i)) reject(child, 'is a hole in a sparse array');
       if (i > 0) parts.push(',');
-      write(value[i] as unknown, parts, ancestors, `${pointer}/${i}`);
+      write(value[i] as unknown, parts, ancestors, child);
     }
     parts.push(']');
   } else {
@@ -98,7 +105,7 @@ function writeContainer(
     const keys = Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     parts.push('{');
     keys.forEach((key, i) => {
-      const child = `${pointer}/${escapePointer(key)}`;
+      const child = { parent: pointer, key };
       if (i > 0) parts.push(',');
       parts.push(serializeString(key, child), ':');
       write(record[key], parts, ancestors, child);
@@ -108,17 +115,23 @@ function writeContainer(
   ancestors.delete(value);
 }
 
-function serializeString(value: string, pointer: string): string {
+function serializeString(value: string, pointer: Path): string {
   if (!value.isWellFormed()) reject(pointer, 'contains a lone surrogate');
   return JSON.stringify(value);
 }
 
-/** RFC 6901 escaping, so error messages point at the offending member unambiguously. */
-function escapePointer(key: string): string {
-  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+/** The RFC 6901 JSON pointer of `path`, so error messages point at the offending member. */
+function pointerOf(path: Path): string {
+  let pointer = '';
+  for (let at = path; at !== undefined; at = at.parent) {
+    const key = typeof at.key === 'number' ? String(at.key) : at.key;
+    pointer = `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}${pointer}`;
+  }
+  return pointer;
 }
 
-function reject(pointer: string, problem: string): never {
+function reject(path: Path, problem: string): never {
+  const pointer = pointerOf(path);
   const where = pointer === '' ? 'value' : pointer;
   throw new AppError('INVALID_INPUT', `cannot canonicalize JSON: ${where} ${problem}`, {
     errors: [{ path: pointer === '' ? '/' : pointer, message: problem }],

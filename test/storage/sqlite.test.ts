@@ -1,6 +1,6 @@
 /** What only the embedded engine has: the data-directory lock (threat model E5) and its pragmas. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -142,5 +142,57 @@ describe('verifySqlitePragmas', () => {
       },
     );
     database.close();
+  });
+
+  it('checkpoints the write-ahead log from a worker thread when asked, and stops it on close', async (t) => {
+    const options = freshOptions();
+    const storage = await openStorage({
+      engine: 'sqlite',
+      dataDir: options.dataDir,
+      backgroundCheckpoints: { onError: (problem) => assert.fail(problem) },
+    });
+    let closed = false;
+    t.after(() => (closed ? undefined : storage.close()));
+    assert.ok(storage instanceof SqlStorage);
+    const database = join(options.dataDir, 'countersign.db');
+    const before = statSync(database).size;
+    // About 2 MB of log entries: far below the writer's own checkpoint threshold (64 MiB), so only
+    // the worker can move them into the database file.
+    const body = new Uint8Array(4096).fill(7);
+    await storage.transaction(async (session) => {
+      await session.log.lockForAppend();
+      await session.log.appendBatch({
+        previousSize: 0n,
+        entries: Array.from({ length: 512 }, (_, i) => ({
+          index: BigInt(i),
+          leafHash: new Uint8Array(32).fill(i % 256),
+          body,
+          kind: 'test/v1',
+          idempotencyKey: null,
+          integratedTime: 1_700_000_000,
+        })),
+        nodes: [],
+        checkpoint: {
+          treeSize: 512n,
+          rootHash: new Uint8Array(32),
+          note: 'test\n',
+          createdAt: new Date(1_700_000_000_000),
+        },
+      });
+    });
+    const deadline = Date.now() + 10_000;
+    while (statSync(database).size < before + 2_000_000 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(
+      statSync(database).size >= before + 2_000_000,
+      `the database file did not grow (${String(statSync(database).size)} bytes)`,
+    );
+    closed = true;
+    await storage.close();
+    // Closed cleanly: the last connection removed the log, and the directory can be reopened.
+    assert.equal(existsSync(`${database}-wal`), false);
+    const again = await openStorage(options);
+    await again.close();
   });
 });

@@ -41,7 +41,7 @@ export interface SqlStorageOptions {
   /** The schema version found when opening. */
   readonly schemaVersion: number;
   /** Releases what the engine holds besides its connections (the data-directory lock). */
-  readonly onClose?: () => void;
+  readonly onClose?: () => void | Promise<void>;
 }
 
 /**
@@ -69,7 +69,7 @@ export class SqlStorage implements Storage {
   readonly exceptions: ExceptionRepository;
   readonly #guard: ConnectionGuard;
   readonly #root: RootSqlContext;
-  readonly #onClose: (() => void) | undefined;
+  readonly #onClose: (() => void | Promise<void>) | undefined;
   #schemaVersion: number;
   #closing: Promise<void> | undefined;
 
@@ -158,7 +158,7 @@ export class SqlStorage implements Storage {
     try {
       await this.db.destroy();
     } finally {
-      this.#onClose?.();
+      await this.#onClose?.();
     }
   }
 }

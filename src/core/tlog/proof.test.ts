@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -455,6 +456,30 @@ describe('proveTrailingLeaves', () => {
             ),
           );
         }
+      }
+    });
+  });
+
+  describe('on both sides of 2^52 leaves, where it switches from Number to BigInt arithmetic', () => {
+    it('gives the same proofs as plan + assemble', () => {
+      // Any node's hash will do: only which nodes a proof picks, and in which order, is compared.
+      const lookup = (level: number, index: bigint): Uint8Array =>
+        new Uint8Array(
+          createHash('sha256')
+            .update(`${String(level)}/${String(index)}`)
+            .digest(),
+        );
+      for (const size of [2n ** 52n - 3n, 2n ** 52n, 2n ** 52n + 5n, 2n ** 63n + 77n]) {
+        const start = size - 9n;
+        const proofs = proveTrailingLeaves(start, size, lookup);
+        proofs.forEach((proof, i) => {
+          const plan = planInclusionProof(start + BigInt(i), size);
+          const expected = assembleInclusionProof(
+            plan,
+            plan.nodes.map((node) => lookup(node.level, node.index)),
+          );
+          assert.deepEqual(proof, expected, `${String(start + BigInt(i))} in ${String(size)}`);
+        });
       }
     });
   });

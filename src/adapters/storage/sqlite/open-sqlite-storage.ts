@@ -17,6 +17,7 @@ import type { StorageSchema } from '../storage-schema.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { mapSqliteError } from './map-sqlite-error.ts';
 import { NodeSqliteDialect } from './node-sqlite-dialect.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
 
 /** The database file inside the data directory. */
 export const SQLITE_DATABASE_FILE_NAME = 'countersign.db';
@@ -30,6 +31,12 @@ const SYNCHRONOUS_FULL = 2;
 export interface SqliteStorageOptions {
   readonly dataDir: string;
   readonly busyTimeoutMs?: number;
+  /**
+   * Checkpoint the write-ahead log from a worker thread instead of inside commits (`serve`: see
+   * `wal-checkpointer.ts`), reporting failed checkpoints to `onError`. Off when absent:
+   * short-lived commands need no extra thread.
+   */
+  readonly backgroundCheckpoints?: { readonly onError: (message: string) => void };
 }
 
 /**
@@ -45,9 +52,11 @@ export async function openSqliteStorage(
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const lock = lockDataDir(options.dataDir);
   let database: DatabaseSync | undefined;
+  let checkpointer: WalCheckpointer | undefined;
+  const path = join(options.dataDir, SQLITE_DATABASE_FILE_NAME);
   try {
     try {
-      database = new DatabaseSync(join(options.dataDir, SQLITE_DATABASE_FILE_NAME), {
+      database = new DatabaseSync(path, {
         // Exact 64-bit integers for log sizes and indices: never a lossy JS number (INV-4).
         readBigInts: true,
         enableForeignKeyConstraints: true,
@@ -61,6 +70,12 @@ export async function openSqliteStorage(
       throw mapSqliteError(error);
     }
     verifySqlitePragmas(database, busyTimeoutMs);
+    if (options.backgroundCheckpoints !== undefined) {
+      checkpointer = startWalCheckpointer(database, path, {
+        busyTimeoutMs,
+        onError: options.backgroundCheckpoints.onError,
+      });
+    }
     const guard = new ConnectionGuard();
     const db = new Kysely<StorageSchema>({
       dialect: new NodeSqliteDialect({
@@ -78,13 +93,20 @@ export async function openSqliteStorage(
         db,
         guard,
         schemaVersion,
-        onClose: () => lock.release(),
+        onClose: async () => {
+          try {
+            await checkpointer?.stop();
+          } finally {
+            lock.release();
+          }
+        },
       });
     } catch (error) {
       await db.destroy();
       throw error;
     }
   } catch (error) {
+    await checkpointer?.stop();
     if (database?.isOpen === true) database.close();
     lock.release();
     throw error;

@@ -27,7 +27,7 @@ import type { MerkleNode } from '../core/tlog/merkle.ts';
 import {
   assembleInclusionProof,
   planInclusionProof,
-  proveTrailingLeaves,
+  proveTrailingLeavesFromNodes,
 } from '../core/tlog/proof.ts';
 import { equalBytes } from '../core/tlog/bytes.ts';
 import { signNote } from '../core/tlog/signed-note.ts';
@@ -304,25 +304,14 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
   /** Resolves every caller of a committed batch with its index, proof and checkpoint. */
   async function answer(batch: CommittedBatch): Promise<void> {
     const { checkpoint } = batch;
-    // Every node a new entry's proof needs is on the old frontier or was completed by this batch
-    // (a left sibling outside the batch is a maximal subtree of [0, start): a frontier node).
-    const known = new Map<number, Map<bigint, Uint8Array>>();
-    for (const node of [...batch.base.frontier.nodes, ...batch.nodes]) {
-      let level = known.get(node.level);
-      if (level === undefined) known.set(node.level, (level = new Map<bigint, Uint8Array>()));
-      level.set(node.index, node.hash);
-    }
     const results = new Map<Pending, LogAppendResult>();
     if (batch.fresh.length > 0) {
-      const proofs = proveTrailingLeaves(
+      // Every node a new entry's proof needs is on the old frontier or was completed by this
+      // batch (a left sibling outside the batch is a maximal subtree of [0, start): a frontier node).
+      const proofs = proveTrailingLeavesFromNodes(
         batch.base.frontier.treeSize,
         checkpoint.treeSize,
-        (level, index) => {
-          const hash = known.get(level)?.get(index);
-          if (hash === undefined)
-            throw new AppError('INTERNAL', `sequencer is missing node ${level}/${index}`);
-          return hash;
-        },
+        [...batch.base.frontier.nodes, ...batch.nodes],
       );
       batch.fresh.forEach((pending, i) => {
         results.set(

@@ -12,6 +12,7 @@ import {
   hashEmptyTree,
   hashLeaf,
   planRoot,
+  type MerkleNode,
   type NodeId,
 } from './merkle.ts';
 import {
@@ -22,6 +23,7 @@ import {
   planConsistencyProof,
   planInclusionProof,
   proveTrailingLeaves,
+  proveTrailingLeavesFromNodes,
   rootFromInclusionProof,
   verifyConsistencyProof,
   verifyInclusionProof,
@@ -484,8 +486,44 @@ describe('proveTrailingLeaves', () => {
     });
   });
 
+  describe('FromNodes, given exactly the nodes the proofs use', () => {
+    it('gives the same proofs, in Number and in BigInt arithmetic, and names a missing node', () => {
+      const synthetic = (level: number, index: bigint): Uint8Array =>
+        new Uint8Array(
+          createHash('sha256')
+            .update(`${String(level)}/${String(index)}`)
+            .digest(),
+        );
+      for (const [start, size] of [
+        [0n, 1n],
+        [3n, 70n],
+        [1000n, 1337n],
+        [2n ** 52n - 40n, 2n ** 52n],
+        [2n ** 60n + 1n, 2n ** 60n + 33n],
+      ] as const) {
+        const used = new Map<string, MerkleNode>();
+        const expected = proveTrailingLeaves(start, size, (level, index) => {
+          used.set(`${String(level)}/${String(index)}`, {
+            level,
+            index,
+            hash: synthetic(level, index),
+          });
+          return synthetic(level, index);
+        });
+        const nodes = [...used.values()];
+        assert.deepEqual(proveTrailingLeavesFromNodes(start, size, nodes), expected);
+        if (nodes.length > 0) {
+          assert.throws(() => proveTrailingLeavesFromNodes(start, size, nodes.slice(1)), {
+            code: 'INTERNAL',
+          });
+        }
+      }
+    });
+  });
+
   describe('when start is not below the tree size', () => {
     it('throws INVALID_INPUT', () => {
+      assert.throws(() => proveTrailingLeavesFromNodes(5n, 5n, []), { code: 'INVALID_INPUT' });
       assert.throws(() => proveTrailingLeaves(5n, 5n, () => new Uint8Array(32)), {
         code: 'INVALID_INPUT',
       });

@@ -12,6 +12,7 @@
  */
 import { AppError } from '../errors.ts';
 import { equalBytes } from './bytes.ts';
+import type { MerkleNode } from './merkle.ts';
 import {
   HASH_SIZE,
   MAX_TREE_SIZE,
@@ -379,7 +380,9 @@ export function proveTrailingLeaves(
     throw new AppError('INVALID_INPUT', `start must be in 0..treeSize-1 (treeSize ${treeSize})`);
   }
   if (treeSize <= MAX_NUMBER_TREE_SIZE) {
-    return proveTrailingLeavesWithNumbers(Number(start), Number(treeSize), lookup);
+    return proveTrailingLeavesWithNumbers(Number(start), Number(treeSize), (level, index) =>
+      lookup(level, BigInt(index)),
+    );
   }
   const ephemeral = new Map<number, Uint8Array>();
   const proofs: Uint8Array[][] = [];
@@ -422,7 +425,7 @@ const MAX_NUMBER_TREE_SIZE = 2n ** 52n;
 function proveTrailingLeavesWithNumbers(
   start: number,
   treeSize: number,
-  lookup: (level: number, index: bigint) => Uint8Array,
+  lookup: (level: number, index: number) => Uint8Array,
 ): Uint8Array[][] {
   const ephemeral = new Map<number, Uint8Array>();
   const proofs: Uint8Array[][] = [];
@@ -435,13 +438,13 @@ function proveTrailingLeavesWithNumbers(
       const first = sibling * width;
       if (first < treeSize) {
         if ((sibling + 1) * width <= treeSize) {
-          proof.push(lookup(level, BigInt(sibling)));
+          proof.push(lookup(level, sibling));
         } else {
           let hash = ephemeral.get(level);
           if (hash === undefined) {
             hash = foldRight(
               decomposeRange(BigInt(first), BigInt(treeSize)).map((node) =>
-                lookup(node.level, node.index),
+                lookup(node.level, Number(node.index)),
               ),
             );
             ephemeral.set(level, hash);
@@ -454,4 +457,46 @@ function proveTrailingLeavesWithNumbers(
     proofs.push(proof);
   }
   return proofs;
+}
+
+/**
+ * `proveTrailingLeaves` from the complete-subtree nodes at hand: for a batch the sequencer just
+ * committed, the old frontier plus the nodes the batch completed hold every hash its proofs need.
+ * Indexes them by level and position itself, in Number arithmetic when the tree allows.
+ *
+ * @throws {@link AppError} INVALID_INPUT as `proveTrailingLeaves`; INTERNAL when a needed node is
+ *   not among `nodes`.
+ */
+export function proveTrailingLeavesFromNodes(
+  start: bigint,
+  treeSize: bigint,
+  nodes: readonly MerkleNode[],
+): Uint8Array[][] {
+  const missing = (level: number, index: bigint | number): never => {
+    throw new AppError(
+      'INTERNAL',
+      `a proof needs node ${String(level)}/${String(index)}, not at hand`,
+    );
+  };
+  if (treeSize <= MAX_NUMBER_TREE_SIZE && start >= 0n && start < treeSize) {
+    const byLevel: Map<number, Uint8Array>[] = [];
+    for (const node of nodes)
+      (byLevel[node.level] ??= new Map()).set(Number(node.index), node.hash);
+    return proveTrailingLeavesWithNumbers(
+      Number(start),
+      Number(treeSize),
+      (level, index) => byLevel[level]?.get(index) ?? missing(level, index),
+    );
+  }
+  const byLevel = new Map<number, Map<bigint, Uint8Array>>();
+  for (const node of nodes) {
+    let level = byLevel.get(node.level);
+    if (level === undefined) byLevel.set(node.level, (level = new Map<bigint, Uint8Array>()));
+    level.set(node.index, node.hash);
+  }
+  return proveTrailingLeaves(
+    start,
+    treeSize,
+    (level, index) => byLevel.get(level)?.get(index) ?? missing(level, index),
+  );
 }

@@ -439,6 +439,18 @@ describe('planInclusionProof and assembleInclusionProof', () => {
   });
 });
 
+/**
+ * A made-up hash per node id, for trees too large to build: only which nodes a proof picks, and in
+ * which order, is compared.
+ */
+function syntheticNode(level: number, index: bigint): Uint8Array {
+  return new Uint8Array(
+    createHash('sha256')
+      .update(`${String(level)}/${String(index)}`)
+      .digest(),
+  );
+}
+
 describe('proveTrailingLeaves', () => {
   describe('for every batch boundary of trees up to 70 leaves', () => {
     it('gives each leaf the RFC 6962 PATH, as plan + assemble does', () => {
@@ -464,13 +476,7 @@ describe('proveTrailingLeaves', () => {
 
   describe('on both sides of 2^52 leaves, where it switches from Number to BigInt arithmetic', () => {
     it('gives the same proofs as plan + assemble', () => {
-      // Any node's hash will do: only which nodes a proof picks, and in which order, is compared.
-      const lookup = (level: number, index: bigint): Uint8Array =>
-        new Uint8Array(
-          createHash('sha256')
-            .update(`${String(level)}/${String(index)}`)
-            .digest(),
-        );
+      const lookup = syntheticNode;
       for (const size of [2n ** 52n - 3n, 2n ** 52n, 2n ** 52n + 5n, 2n ** 63n + 77n]) {
         const start = size - 9n;
         const proofs = proveTrailingLeaves(start, size, lookup);
@@ -488,12 +494,7 @@ describe('proveTrailingLeaves', () => {
 
   describe('FromNodes, given exactly the nodes the proofs use', () => {
     it('gives the same proofs, in Number and in BigInt arithmetic, and names a missing node', () => {
-      const synthetic = (level: number, index: bigint): Uint8Array =>
-        new Uint8Array(
-          createHash('sha256')
-            .update(`${String(level)}/${String(index)}`)
-            .digest(),
-        );
+      const synthetic = syntheticNode;
       for (const [start, size] of [
         [0n, 1n],
         [3n, 70n],

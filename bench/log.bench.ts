@@ -127,9 +127,12 @@ async function measureProofs(
   try {
     await writeSyntheticLog(storage, PROOF_LOG_SIZE);
     if (storage instanceof SqlStorage && storage.engine === 'postgres') {
-      // A running server's autovacuum has long analyzed its log; a bulk load a second ago has no
-      // statistics yet, and without them the planner picks bitmap scans for single-row lookups.
-      await sql`ANALYZE log_nodes, log_entries`.execute(storage.db);
+      // A running server's log has long been vacuumed, analyzed and checkpointed; a bulk load a
+      // second ago has no statistics yet (the planner then picks bitmap scans for single-row
+      // lookups), invites autovacuum to scan three million rows, and leaves a gigabyte of
+      // write-ahead log for the checkpointer, all during the timing. Settle it first.
+      await sql`VACUUM ANALYZE log_nodes, log_entries`.execute(storage.db);
+      await sql`CHECKPOINT`.execute(storage.db);
     }
     const origin = defaultLogOrigin('bench.local', logKey.publicKeySpki);
     const reader = createLogReader(storage.log, describeLog(origin, logKey.publicKeySpki));

@@ -403,6 +403,11 @@ async function openConfiguredLog(
     clock,
     logKey,
     origin,
+    nodeCache: {
+      maxBytes: config.log.nodeCacheBytes,
+      onError: (problem) =>
+        logger.warn({ problem }, 'filling the log node cache failed; proofs read storage'),
+    },
     ...(crashAt === null
       ? {}
       : {

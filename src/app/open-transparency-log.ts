@@ -10,6 +10,8 @@ import type { EventLog } from './append-event.ts';
 import { checkLogIntegrity } from './check-log-integrity.ts';
 import type { LogIntegrityReport } from './check-log-integrity.ts';
 import { createLogNoteVerifier, describeLog } from './log-keys.ts';
+import { createLogNodeCache, DEFAULT_NODE_CACHE_BYTES } from './log-node-cache.ts';
+import type { LogNodeCache, LogNodeCacheOptions } from './log-node-cache.ts';
 import { openLogSequencer } from './log-sequencer.ts';
 import type { LogAppend, LogAppendResult, LogFaultHook, LogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
@@ -35,6 +37,11 @@ export interface OpenTransparencyLogOptions {
   readonly origin: string;
   /** Reports progress of the start-up check on large logs. */
   readonly onIntegrityProgress?: (checked: bigint, total: bigint) => void;
+  /**
+   * The in-memory copy of the tree's node hashes that proofs and tiles are served from (default
+   * `DEFAULT_NODE_CACHE_BYTES`; `maxBytes: 0` reads every node from storage).
+   */
+  readonly nodeCache?: LogNodeCacheOptions;
   /** Test-only: see `LogSequencerOptions.faultHook`. */
   readonly faultHook?: LogFaultHook;
 }
@@ -51,6 +58,7 @@ export async function openTransparencyLog(
   const identity = { origin, verifier: createLogNoteVerifier(origin, logKey.publicKeySpki) };
   const integrity = await checkLogIntegrity(storage, identity, options.onIntegrityProgress);
   let sequencer: LogSequencer | undefined;
+  let nodeCache: LogNodeCache | undefined;
   let problem: string | undefined;
   if (integrity.ok) {
     sequencer = await openLogSequencer({
@@ -60,6 +68,12 @@ export async function openTransparencyLog(
       origin,
       ...(options.faultHook === undefined ? {} : { faultHook: options.faultHook }),
     });
+    // Filled from the checked tree in the background; until then proofs read storage.
+    nodeCache = createLogNodeCache(
+      storage.log,
+      options.nodeCache ?? { maxBytes: DEFAULT_NODE_CACHE_BYTES },
+    );
+    nodeCache.follow(integrity.treeSize);
   } else {
     const where =
       integrity.firstBadIndex === undefined ? '' : ` at index ${integrity.firstBadIndex}`;
@@ -74,12 +88,19 @@ export async function openTransparencyLog(
         )
       : sequencer.append(entries);
   return {
-    reader: createLogReader(storage.log, describeLog(origin, logKey.publicKeySpki)),
+    reader: createLogReader(
+      storage.log,
+      describeLog(origin, logKey.publicKeySpki),
+      nodeCache === undefined ? {} : { nodeCache },
+    ),
     events: createEventLog({ append }),
     append,
     integrity,
     readiness: () => (problem === undefined ? { ok: true } : { ok: false, problem }),
-    close: () => sequencer?.close() ?? Promise.resolve(),
+    async close() {
+      await sequencer?.close();
+      await nodeCache?.close();
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Reading the transparency log: checkpoints, entries, proofs and C2SP tiles (issue "Transparency
- * log" item 6). Everything is served from stored nodes; nothing recomputes the tree.
+ * log" item 6). Everything is served from stored nodes, or from their in-memory copy
+ * (`log-node-cache.ts`); nothing recomputes the tree.
  */
 import { AppError } from '../core/errors.ts';
 import type { LogCheckpointRecord, LogEntryRecord, LogRepository } from '../core/ports.ts';
@@ -13,6 +14,7 @@ import {
   planInclusionProof,
 } from '../core/tlog/proof.ts';
 import { encodeEntryBundle, TILE_HEIGHT, TILE_WIDTH } from '../core/tlog/tiles.ts';
+import type { LogNodeCache } from './log-node-cache.ts';
 
 /** An inclusion proof as the API returns it. */
 export interface InclusionProof {
@@ -77,6 +79,11 @@ export const DEFAULT_CHECKPOINT_REUSE_MS = 1000;
 export interface LogReaderOptions {
   /** Default `DEFAULT_CHECKPOINT_REUSE_MS`; 0 reads the latest checkpoint for every request. */
   readonly checkpointReuseMs?: number;
+  /**
+   * Node hashes held in memory: proofs and tiles read storage only for what it lacks. The reader
+   * asks it to follow every newer checkpoint it reads; its owner closes it.
+   */
+  readonly nodeCache?: LogNodeCache;
 }
 
 /** Reads the log through its repository; only what a published checkpoint covers is served. */
@@ -86,6 +93,7 @@ export function createLogReader(
   options: LogReaderOptions = {},
 ): LogReader {
   const reuseMs = options.checkpointReuseMs ?? DEFAULT_CHECKPOINT_REUSE_MS;
+  const cache = options.nodeCache;
   let known: { readonly checkpoint: LogCheckpointRecord; readonly readAt: number } | undefined;
 
   async function latest(): Promise<LogCheckpointRecord> {
@@ -95,7 +103,19 @@ export function createLogReader(
     if (known === undefined || checkpoint.treeSize >= known.checkpoint.treeSize) {
       known = { checkpoint, readAt };
     }
+    cache?.follow(checkpoint.treeSize);
     return checkpoint;
+  }
+
+  /** Node hashes from the cache, and in one query from storage whatever it lacks. */
+  async function nodes(ids: readonly NodeId[]): Promise<Uint8Array[]> {
+    if (cache === undefined) return log.nodes(ids);
+    const cached = ids.map((id) => cache.get(id.level, id.index));
+    const missing = ids.filter((_, i) => cached[i] === undefined);
+    if (missing.length === 0) return cached as Uint8Array[];
+    const fetched = await log.nodes(missing);
+    let next = 0;
+    return cached.map((hash) => hash ?? (fetched[next++] as Uint8Array));
   }
 
   /** A recent checkpoint of at least `minimumSize` entries, or the latest one. */
@@ -111,8 +131,8 @@ export function createLogReader(
   }
 
   /**
-   * Fetches, in ONE query, the nodes of a proof plan plus those of the root of `treeSize` when it
-   * is not the latest checkpoint's (whose root is at hand): proofs are on the hot read path.
+   * Fetches, in at most ONE query, the nodes of a proof plan plus those of the root of `treeSize`
+   * when it is not the latest checkpoint's (whose root is at hand): proofs are on the hot read path.
    */
   async function fetchWithRoot(
     proofNodes: readonly NodeId[],
@@ -122,7 +142,7 @@ export function createLogReader(
   ): Promise<{ proof: Uint8Array[]; rootHash: Uint8Array; extra: Uint8Array[] }> {
     const rootPlan = treeSize === latestCheckpoint.treeSize ? undefined : planRoot(treeSize);
     const rootNodes = rootPlan?.nodes ?? [];
-    const hashes = await log.nodes([...proofNodes, ...rootNodes, ...extra]);
+    const hashes = await nodes([...proofNodes, ...rootNodes, ...extra]);
     const proof = hashes.slice(0, proofNodes.length);
     const root = hashes.slice(proofNodes.length, proofNodes.length + rootNodes.length);
     return {
@@ -202,7 +222,10 @@ export function createLogReader(
       const available = hashesAtTileLevel(checkpoint.treeSize, level) - index * BigInt(TILE_WIDTH);
       assertTileWidth(width, available, `tile ${level}/${index}`);
       const start = index * BigInt(TILE_WIDTH);
-      const hashes = await log.nodeRange(level * TILE_HEIGHT, start, start + BigInt(width));
+      const end = start + BigInt(width);
+      const hashes =
+        cache?.range(level * TILE_HEIGHT, start, end) ??
+        (await log.nodeRange(level * TILE_HEIGHT, start, end));
       if (hashes.length !== width)
         throw new AppError('INTERNAL', `tile ${level}/${index} is incomplete in storage`);
       return { bytes: Buffer.concat(hashes), isImmutable: width === TILE_WIDTH };

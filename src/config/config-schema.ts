@@ -26,6 +26,7 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info',
   bodyBytes: 64 * KIB,
   evidenceBodyBytes: 8 * MIB,
+  logNodeCacheBytes: 64 * MIB,
   demo: false,
 } as const;
 
@@ -52,6 +53,8 @@ export const SETTING_SCHEMAS = {
     pattern: '^[^\\s+](?:[^\\x00-\\x1f+]*[^\\s+])?$',
   }),
   'log.keyFile': Type.String({ minLength: 1, maxLength: 4096 }),
+  // 0 turns the in-memory copy of the tree's node hashes off; 64 bytes per entry hold a whole log.
+  'log.nodeCacheBytes': Type.Integer({ minimum: 0, maximum: 64 * 1024 * MIB }),
   'keys.backend': Type.Union([Type.Literal('keystore'), Type.Literal('pkcs11')]),
   'keys.keystoreDir': Type.String({ minLength: 1, maxLength: 4096 }),
   'keys.kekFile': Type.String({ minLength: 1, maxLength: 4096 }),
@@ -92,6 +95,7 @@ export const SETTING_SOURCES: Readonly<Record<SettingKey, SettingSource>> = {
   'logging.level': { env: 'COUNTERSIGN_LOG_LEVEL', flag: 'log-level' },
   'log.origin': { env: 'COUNTERSIGN_LOG_ORIGIN' },
   'log.keyFile': { env: 'COUNTERSIGN_LOG_KEY_FILE' },
+  'log.nodeCacheBytes': { env: 'COUNTERSIGN_LOG_NODE_CACHE_BYTES' },
   'keys.backend': { env: 'COUNTERSIGN_KEY_BACKEND' },
   'keys.keystoreDir': { env: 'COUNTERSIGN_KEYSTORE_DIR' },
   'keys.kekFile': { env: 'COUNTERSIGN_KEYSTORE_KEK_FILE' },
@@ -135,7 +139,14 @@ export const CONFIG_FILE_SCHEMA = Type.Object(
     ),
     logging: Type.Optional(Type.Object({ level: leaf('logging.level') }, STRICT)),
     log: Type.Optional(
-      Type.Object({ origin: leaf('log.origin'), keyFile: leaf('log.keyFile') }, STRICT),
+      Type.Object(
+        {
+          origin: leaf('log.origin'),
+          keyFile: leaf('log.keyFile'),
+          nodeCacheBytes: leaf('log.nodeCacheBytes'),
+        },
+        STRICT,
+      ),
     ),
     keys: Type.Optional(
       Type.Object(

@@ -46,7 +46,7 @@ describe('loadConfig', () => {
           connectTimeoutMs: 5_000,
         },
         logging: { level: 'info' },
-        log: { origin: null, keyFile: null },
+        log: { origin: null, keyFile: null, nodeCacheBytes: 67_108_864 },
         keys: {
           backend: 'keystore',
           keystoreDir: join(cwd, '.countersign', 'keys', 'keystore'),
@@ -243,6 +243,23 @@ describe('loadConfig', () => {
         env: { COUNTERSIGN_DATA_DIR: '/srv/cs', COUNTERSIGN_LOG_KEY_FILE: 'keys/log.pem' },
       });
       assert.equal(config.log.keyFile, '/srv/cs/keys/log.pem');
+    });
+  });
+
+  describe('log.nodeCacheBytes', () => {
+    it('takes a byte count, 0 to keep no node hashes in memory', () => {
+      assert.equal(load({ env: { COUNTERSIGN_LOG_NODE_CACHE_BYTES: '0' } }).log.nodeCacheBytes, 0);
+      assert.equal(
+        load({ env: { COUNTERSIGN_LOG_NODE_CACHE_BYTES: '268435456' } }).log.nodeCacheBytes,
+        268_435_456,
+      );
+    });
+
+    it('rejects a negative size', () => {
+      assert.deepEqual(
+        problemsOf(() => load({ env: { COUNTERSIGN_LOG_NODE_CACHE_BYTES: '-1' } })),
+        ['COUNTERSIGN_LOG_NODE_CACHE_BYTES log.nodeCacheBytes'],
+      );
     });
   });
 

@@ -45,9 +45,14 @@ export interface Config {
   /**
    * The transparency log. `origin` is the C2SP checkpoint origin (null: derived from the public
    * URL's host and the log key, see `defaultLogOrigin`); `keyFile` an explicit log key file
-   * (PKCS#8 PEM, owner-only; null: the key `log` in the key backend, created on first start).
+   * (PKCS#8 PEM, owner-only; null: the key `log` in the key backend, created on first start);
+   * `nodeCacheBytes` bounds the in-memory copy of the tree's node hashes that proofs are served from.
    */
-  readonly log: { readonly origin: string | null; readonly keyFile: string | null };
+  readonly log: {
+    readonly origin: string | null;
+    readonly keyFile: string | null;
+    readonly nodeCacheBytes: number;
+  };
   /**
    * Where private keys live (CA, TSA): an encrypted keystore directory (default, its key-encryption
    * key in `kekFile`, created on first start) or a PKCS#11 token. `pkcs11Pin` is a secret: it
@@ -156,7 +161,11 @@ export function loadConfig(options: LoadConfigOptions): Config {
     dataDir,
     storage,
     logging: { level: value<LogLevel>('logging.level', CONFIG_DEFAULTS.logLevel) },
-    log: { origin, keyFile },
+    log: {
+      origin,
+      keyFile,
+      nodeCacheBytes: value<number>('log.nodeCacheBytes', CONFIG_DEFAULTS.logNodeCacheBytes),
+    },
     keys,
     limits: {
       bodyBytes: value<number>('limits.bodyBytes', CONFIG_DEFAULTS.bodyBytes),

@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
+import type { LogRepository } from '../core/ports.ts';
+import { createSqliteTestEngine, openFreshStorage } from '../../test/support/storage-engines.ts';
+import { defaultLogOrigin, describeLog } from './log-keys.ts';
+import { createLogNodeCache, lowestLevelWithin } from './log-node-cache.ts';
+import { openLogSequencer } from './log-sequencer.ts';
+import { createLogReader } from './read-log.ts';
+
+const keyDir = mkdtempSync(join(tmpdir(), 'countersign-node-cache-'));
+const engine = createSqliteTestEngine();
+after(async () => {
+  rmSync(keyDir, { recursive: true, force: true });
+  await engine.dispose();
+});
+const logKey = loadOrCreateFileKey({ path: join(keyDir, 'log.pem'), id: 'log', purpose: 'log' });
+const origin = defaultLogOrigin('cache.test', logKey.publicKeySpki);
+const info = describeLog(origin, logKey.publicKeySpki);
+const clock = { now: () => new Date('2026-11-23T12:00:00Z') };
+
+/** A real log of `size` entries (odd sizes leave incomplete subtrees at every level). */
+async function openLog(t: TestContext, size: number) {
+  const { storage } = await openFreshStorage(t, engine);
+  const sequencer = await openLogSequencer({ storage, clock, logKey, origin });
+  t.after(() => sequencer.close());
+  const append = async (count: number, from: number) => {
+    // In batches, as concurrent callers would: one checkpoint per batch.
+    for (let at = 0; at < count; at += 100) {
+      await sequencer.append(
+        Array.from({ length: Math.min(100, count - at) }, (_, i) => ({
+          kind: 'test/v1',
+          body: new TextEncoder().encode(`entry ${String(from + at + i)}`),
+        })),
+      );
+    }
+  };
+  await append(size, 0);
+  return { log: storage.log, append };
+}
+
+/** Every complete node of a tree of `size` leaves. */
+function* completeNodes(size: number): Generator<{ level: number; index: bigint }> {
+  for (let level = 0; 2 ** level <= size; level++) {
+    for (let index = 0; index < Math.floor(size / 2 ** level); index++) {
+      yield { level, index: BigInt(index) };
+    }
+  }
+}
+
+describe('createLogNodeCache', () => {
+  it('holds exactly the stored hash of every complete node once filled', async (t) => {
+    const { log } = await openLog(t, 1000);
+    const cache = createLogNodeCache(log, { maxBytes: 1024 * 1024 });
+    t.after(() => cache.close());
+    await cache.fill(1000n);
+    for (const { level, index } of completeNodes(1000)) {
+      const [stored] = await log.nodes([{ level, index }]);
+      assert.deepEqual(cache.get(level, index), stored, `node ${level}/${index}`);
+    }
+    // Nothing beyond the tree: incomplete subtrees have no stored hash to copy.
+    assert.equal(cache.get(0, 1000n), undefined);
+    assert.equal(cache.get(3, 125n), undefined);
+    assert.equal(cache.get(10, 0n), undefined);
+    assert.deepEqual(cache.state(), { treeSize: 1000n, lowestLevel: 0, bytes: 1994 * 32 });
+  });
+
+  it('hands out copies: a caller that scribbles on a hash does not change the cache', async (t) => {
+    const { log } = await openLog(t, 8);
+    const cache = createLogNodeCache(log, { maxBytes: 4096 });
+    t.after(() => cache.close());
+    await cache.fill(8n);
+    const hash = cache.get(1, 2n) as Uint8Array;
+    const original = Uint8Array.from(hash);
+    hash.fill(0);
+    assert.deepEqual(cache.get(1, 2n), original);
+    (cache.range(0, 0n, 8n) as Uint8Array[])[3]?.fill(0);
+    assert.deepEqual(cache.range(0, 3n, 4n), await log.nodes([{ level: 0, index: 3n }]));
+  });
+
+  it('keeps only the upper levels when the whole tree does not fit, and drops levels as the tree grows', async (t) => {
+    const { log, append } = await openLog(t, 512);
+    // 512 leaves in 10 KiB: levels ≥ 1 would be 511 hashes (16,352 bytes); levels ≥ 2 are 255
+    // hashes (8,160 bytes).
+    const cache = createLogNodeCache(log, { maxBytes: 10 * 1024 });
+    t.after(() => cache.close());
+    await cache.fill(512n);
+    assert.equal(cache.state().lowestLevel, 2);
+    assert.equal(cache.get(0, 0n), undefined);
+    assert.equal(cache.get(1, 0n), undefined);
+    assert.deepEqual(cache.get(2, 5n), (await log.nodes([{ level: 2, index: 5n }]))[0]);
+    assert.ok(cache.state().bytes <= 10 * 1024);
+    await append(512, 512);
+    await cache.fill(1024n);
+    // 1,024 leaves: levels ≥ 3 hold 255 hashes; level 2 would add 256 more (16,320 bytes).
+    assert.equal(cache.state().lowestLevel, 3);
+    assert.equal(cache.get(2, 5n), undefined);
+    assert.deepEqual(cache.get(3, 100n), (await log.nodes([{ level: 3, index: 100n }]))[0]);
+    assert.ok(cache.state().bytes <= 10 * 1024);
+  });
+
+  it('follows a growing log in the background, one fill at a time', async (t) => {
+    const { log, append } = await openLog(t, 300);
+    const reads = t.mock.method(log, 'nodeRange');
+    const cache = createLogNodeCache(log, { maxBytes: 1024 * 1024 });
+    t.after(() => cache.close());
+    cache.follow(100n);
+    cache.follow(300n);
+    cache.follow(200n); // older than what it already wants: ignored
+    await cache.fill(300n);
+    assert.equal(cache.state().treeSize, 300n);
+    const afterFirst = reads.mock.callCount();
+    await append(50, 300);
+    await cache.fill(350n);
+    assert.ok(cache.get(0, 349n) !== undefined);
+    // Growth reads only what is new: one short range per level that gained a node.
+    assert.ok(reads.mock.callCount() - afterFirst <= 9, `${reads.mock.callCount() - afterFirst}`);
+  });
+
+  it('reports a node missing from storage and keeps serving what it has', async (t) => {
+    const { log } = await openLog(t, 64);
+    const problems: unknown[] = [];
+    const holed: Pick<LogRepository, 'nodeRange'> = {
+      nodeRange: async (level, from, to) =>
+        level === 0
+          ? (await log.nodeRange(level, from, to)).slice(0, 10)
+          : log.nodeRange(level, from, to),
+    };
+    const cache = createLogNodeCache(holed, {
+      maxBytes: 1024 * 1024,
+      onError: (e) => problems.push(e),
+    });
+    t.after(() => cache.close());
+    await assert.rejects(cache.fill(64n), /tree node 0\/10 is missing from storage/);
+    assert.equal(problems.length, 1);
+    assert.equal(cache.state().treeSize, 0n);
+    assert.ok(cache.get(6, 0n) !== undefined, 'the levels read before the hole are kept');
+    assert.equal(cache.get(0, 10n), undefined);
+  });
+
+  it('keeps nothing with maxBytes 0, and refuses a size that is not a byte count', async (t) => {
+    const { log } = await openLog(t, 16);
+    const reads = t.mock.method(log, 'nodeRange');
+    const cache = createLogNodeCache(log, { maxBytes: 0 });
+    await cache.fill(16n);
+    cache.follow(16n);
+    assert.equal(reads.mock.callCount(), 0);
+    assert.equal(cache.get(4, 0n), undefined);
+    assert.equal(cache.state().lowestLevel, 64);
+    await cache.close();
+    assert.throws(() => createLogNodeCache(log, { maxBytes: -1 }), /whole number of bytes/);
+    assert.throws(() => createLogNodeCache(log, { maxBytes: 1.5 }), /whole number of bytes/);
+  });
+
+  it('stops filling when closed', async (t) => {
+    const { log } = await openLog(t, 200);
+    const cache = createLogNodeCache(log, { maxBytes: 1024 * 1024 });
+    cache.follow(200n);
+    await cache.close();
+    await cache.fill(200n);
+    assert.ok(cache.state().treeSize < 200n);
+    cache.follow(200n);
+    assert.ok(cache.state().treeSize < 200n);
+  });
+});
+
+describe('lowestLevelWithin', () => {
+  it('picks the lowest level whose nodes and all above fit', () => {
+    assert.equal(lowestLevelWithin(1_000_000, 64 * 1024 * 1024), 0);
+    // 10,000,000 leaves in 64 MiB: levels ≥ 4 hold 1,249,995 hashes (40 MB), level 3 would not fit.
+    assert.equal(lowestLevelWithin(10_000_000, 64 * 1024 * 1024), 4);
+    assert.equal(lowestLevelWithin(0, 0), 0);
+    assert.equal(lowestLevelWithin(1, 31), 1);
+    assert.equal(lowestLevelWithin(1, 32), 0);
+  });
+});
+
+describe('createLogReader with a node cache', () => {
+  it('serves proofs and tiles equal to the storage ones without reading nodes from storage', async (t) => {
+    const { log } = await openLog(t, 700);
+    const cache = createLogNodeCache(log, { maxBytes: 1024 * 1024 });
+    t.after(() => cache.close());
+    const cached = createLogReader(log, info, { nodeCache: cache });
+    const plain = createLogReader(log, info);
+    await cached.latestCheckpoint(); // the reader asks the cache to follow what it reads
+    await cache.fill(700n);
+    const nodeReads = t.mock.method(log, 'nodes');
+    const rangeReads = t.mock.method(log, 'nodeRange');
+    const storageReads = () => nodeReads.mock.callCount() + rangeReads.mock.callCount();
+    const pairs: [() => Promise<unknown>, () => Promise<unknown>][] = [];
+    for (const index of [0n, 1n, 255n, 256n, 511n, 699n]) {
+      for (const treeSize of [index + 1n, 512n, 700n].filter((size) => size > index)) {
+        pairs.push([
+          () => cached.inclusionProof(index, treeSize),
+          () => plain.inclusionProof(index, treeSize),
+        ]);
+      }
+    }
+    for (const [from, to] of [
+      [1n, 700n],
+      [255n, 257n],
+      [512n, 700n],
+      [700n, 700n],
+    ] as const) {
+      pairs.push([() => cached.consistencyProof(from, to), () => plain.consistencyProof(from, to)]);
+    }
+    pairs.push([() => cached.tile(0, 1n, 256), () => plain.tile(0, 1n, 256)]);
+    pairs.push([() => cached.tile(1, 0n, 2), () => plain.tile(1, 0n, 2)]);
+    pairs.push([() => cached.entry(42n), () => plain.entry(42n)]);
+    for (const [fromCache, fromStorage] of pairs) {
+      const before = storageReads();
+      const answer = await fromCache();
+      assert.equal(storageReads(), before, 'the cached reader read nodes from storage');
+      assert.deepEqual(answer, await fromStorage());
+      assert.ok(storageReads() > before, 'the plain reader is the storage reference');
+    }
+  });
+
+  it('reads from storage only the nodes the cache lacks', async (t) => {
+    const { log } = await openLog(t, 512);
+    // Levels ≥ 2 only: a proof needs its leaf and level-1 sibling from storage, in one query.
+    const cache = createLogNodeCache(log, { maxBytes: 10 * 1024 });
+    t.after(() => cache.close());
+    await cache.fill(512n);
+    const reader = createLogReader(log, info, { nodeCache: cache });
+    const plain = createLogReader(log, info);
+    const expected = await plain.inclusionProof(300n);
+    const nodeReads = t.mock.method(log, 'nodes');
+    assert.deepEqual(await reader.inclusionProof(300n), expected);
+    assert.equal(nodeReads.mock.callCount(), 1);
+    const asked = nodeReads.mock.calls[0]?.arguments[0] ?? [];
+    assert.ok(
+      asked.every((id) => id.level < 2),
+      JSON.stringify(asked, (_, v: unknown) => String(v)),
+    );
+  });
+});

@@ -9,13 +9,16 @@
 import type { EphemeralKey, KeyHandle } from '../core/ports.ts';
 import { BUNDLE_V03_MEDIA_TYPE, type Bundle, type BundleContent } from '../core/sigstore/bundle.ts';
 import { encodeDssePae, IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope } from '../core/sigstore/dsse.ts';
-import { createDsseBody } from '../core/sigstore/rekor-body.ts';
+import type { HashAlgorithm } from '../core/sigstore/hash-algorithm.ts';
+import { createDsseBody, createHashedRekordBody } from '../core/sigstore/rekor-body.ts';
 import { createSetPayload } from '../core/sigstore/signed-entry-timestamp.ts';
 import type { TimestampAuthority } from './issue-timestamp.ts';
 import type { LogAppendResult } from './log-sequencer.ts';
 
 /** The `dsse/0.0.1` entry kind, as the log and the bundle's `kindVersion` name it (interop §2.3). */
 export const DSSE_KIND_VERSION = { kind: 'dsse', version: '0.0.1' } as const;
+/** The `hashedrekord/0.0.1` entry kind of message signatures (interop §2.2). */
+export const HASHEDREKORD_KIND_VERSION = { kind: 'hashedrekord', version: '0.0.1' } as const;
 
 /** A signature whose log entry has committed. */
 export interface LoggedSignature {
@@ -85,8 +88,37 @@ export async function issueBundle(logged: LoggedSignature, deps: IssueBundleDeps
   };
 }
 
-/** A DSSE signature over an in-toto statement, ready to be logged. */
-export type SignedDsse = Omit<LoggedSignature, 'entry'>;
+/** A signature ready to be logged: its entry body, kind and bundle content. */
+export type UnloggedSignature = Omit<LoggedSignature, 'entry'>;
+
+/**
+ * Signs an artifact's digest as a Sigstore message signature with `key` and builds its
+ * `hashedrekord/0.0.1` log entry body, naming `certificate` as the verifier.
+ */
+export function signArtifactDigest(
+  key: Pick<EphemeralKey, 'signDigest'>,
+  digest: { readonly algorithm: HashAlgorithm; readonly value: Uint8Array },
+  certificate: Uint8Array,
+): UnloggedSignature {
+  const signature = key.signDigest(digest.value);
+  return {
+    body: createHashedRekordBody({
+      digest,
+      signature,
+      verifier: { type: 'certificate', der: certificate },
+    }),
+    kindVersion: HASHEDREKORD_KIND_VERSION,
+    signature,
+    certificate,
+    content: {
+      type: 'messageSignature',
+      messageSignature: {
+        messageDigest: { algorithm: digest.algorithm, digest: digest.value },
+        signature,
+      },
+    },
+  };
+}
 
 /**
  * Signs `statement` (in-toto JSON bytes) as a DSSE envelope with `key` and builds its `dsse/0.0.1`
@@ -98,7 +130,7 @@ export function signDsse(
   key: Pick<EphemeralKey, 'sign'>,
   statement: Uint8Array,
   certificate: Uint8Array,
-): SignedDsse {
+): UnloggedSignature {
   const signature = key.sign(encodeDssePae(IN_TOTO_PAYLOAD_TYPE, statement));
   const envelope: DsseEnvelope = {
     payload: statement,

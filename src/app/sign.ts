@@ -17,18 +17,16 @@ import type {
   Storage,
   StorageSession,
 } from '../core/ports.ts';
-import { serializeBundle, type Bundle, type BundleContent } from '../core/sigstore/bundle.ts';
-import { encodeDssePae, IN_TOTO_PAYLOAD_TYPE, type DsseEnvelope } from '../core/sigstore/dsse.ts';
+import { serializeBundle, type Bundle } from '../core/sigstore/bundle.ts';
 import type { HashAlgorithm } from '../core/sigstore/hash-algorithm.ts';
 import { hasSubjectDigest, parseInTotoStatement } from '../core/sigstore/in-toto-statement.ts';
-import { createDsseBody, createHashedRekordBody } from '../core/sigstore/rekor-body.ts';
 import {
   createLeafCertificate,
   DEFAULT_LEAF_VALIDITY_SECONDS,
 } from '../core/x509/create-leaf-certificate.ts';
 import type { SigningDecisions, DecidedSigning } from './decide-signing.ts';
 import { attestSigningDecision, decisionAttestationWorkload } from './decision-attestation.ts';
-import { issueBundle } from './issue-bundle.ts';
+import { issueBundle, signArtifactDigest, signDsse } from './issue-bundle.ts';
 import type { ActiveGovernance } from './active-governance.ts';
 import {
   APPROVALS_POLICY_ID,
@@ -53,10 +51,6 @@ import type { TransparencyLog } from './open-transparency-log.ts';
 
 /** What can be signed: a message signature over the artifact, or a DSSE in-toto attestation. */
 export type SigningKind = 'artifact' | 'attestation';
-
-/** Entry kinds, as the log and the bundle's `kindVersion` name them (interop §2.2, §2.3). */
-const HASHEDREKORD = { kind: 'hashedrekord', version: '0.0.1' } as const;
-const DSSE = { kind: 'dsse', version: '0.0.1' } as const;
 
 export interface SignRequest {
   /** The workload's OIDC token. Attacker-controlled; never stored or logged. */
@@ -252,38 +246,14 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOu
     validitySeconds: deps.leafValiditySeconds ?? DEFAULT_LEAF_VALIDITY_SECONDS,
     random: deps.random,
   });
-  const verifier = { type: 'certificate', der: certificate } as const;
-
-  let content: BundleContent;
-  let signature: Uint8Array;
-  let body: Uint8Array;
-  let kindVersion: { readonly kind: string; readonly version: string };
-  if (statement === undefined) {
-    signature = key.signDigest(digest);
-    body = createHashedRekordBody({
-      digest: { algorithm: request.subject.digest.algorithm, value: digest },
-      signature,
-      verifier,
-    });
-    kindVersion = HASHEDREKORD;
-    content = {
-      type: 'messageSignature',
-      messageSignature: {
-        messageDigest: { algorithm: request.subject.digest.algorithm, digest },
-        signature,
-      },
-    };
-  } else {
-    signature = key.sign(encodeDssePae(IN_TOTO_PAYLOAD_TYPE, statement));
-    const envelope: DsseEnvelope = {
-      payload: statement,
-      payloadType: IN_TOTO_PAYLOAD_TYPE,
-      signatures: [{ sig: signature, keyid: '' }],
-    };
-    body = createDsseBody({ envelope, verifier });
-    kindVersion = DSSE;
-    content = { type: 'dsseEnvelope', dsseEnvelope: envelope };
-  }
+  const signed =
+    statement === undefined
+      ? signArtifactDigest(
+          key,
+          { algorithm: request.subject.digest.algorithm, value: digest },
+          certificate,
+        )
+      : signDsse(key, statement, certificate);
 
   // The signature exists only in memory until the log has durably committed its entry.
   // The signing record commits in the same transaction as the entry (threat-model INV-2).
@@ -293,8 +263,8 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOu
   let exceptionUse: number | undefined;
   const [entry] = await deps.log.append([
     {
-      kind: `${kindVersion.kind}/${kindVersion.version}`,
-      body,
+      kind: `${signed.kindVersion.kind}/${signed.kindVersion.version}`,
+      body: signed.body,
       effect: async (session, logged) => {
         // Check-consume-sign-log is one step (INV-8): of racing signers exactly one consumes
         // the request or the exception's last use; the others' entries never commit.
@@ -335,10 +305,7 @@ export async function sign(request: SignRequest, deps: SignDeps): Promise<SignOu
   ]);
   if (entry === undefined) throw new AppError('INTERNAL', 'the log returned no entry');
 
-  const bundle = await issueBundle(
-    { entry, body, kindVersion, signature, certificate, content },
-    deps,
-  );
+  const bundle = await issueBundle({ ...signed, entry }, deps);
   if (exceptionUse !== undefined) {
     // Best effort now; the periodic sweep logs it otherwise (the use itself is already durable).
     await deps.exceptions.logUses().catch(() => undefined);

@@ -22,7 +22,7 @@ import {
   type AttestSigningDecisionInput,
 } from '../../src/app/decision-attestation.ts';
 import { ensurePki, openChannelCa, openTimestampAuthorityLazily } from '../../src/app/pki.ts';
-import { issueBundle, signDsse, type SignedDsse } from '../../src/app/issue-bundle.ts';
+import { issueBundle, signArtifactDigest, signDsse } from '../../src/app/issue-bundle.ts';
 import { verifyArtifact } from '../../src/app/verify-artifact.ts';
 import { verifyDecision } from '../../src/app/verify-decision.ts';
 import { verifyCommand } from '../../src/cli/commands/verify.ts';
@@ -45,7 +45,6 @@ import {
 } from '../../src/core/attestation/signing-decision.ts';
 import type { Workload } from '../../src/core/governance/workload.ts';
 import { parseBundle, serializeBundle, type Bundle } from '../../src/core/sigstore/bundle.ts';
-import { createHashedRekordBody } from '../../src/core/sigstore/rekor-body.ts';
 import { createLeafCertificate } from '../../src/core/x509/create-leaf-certificate.ts';
 import {
   serializeTrustedRoot,
@@ -149,29 +148,19 @@ async function signDirectly(
     notBefore: deps.clock.now(),
     random: deps.random,
   });
-  let signed: SignedDsse;
-  if ('statement' in statementOrArtifact) {
-    signed = signDsse(key, statementOrArtifact.statement, certificate);
-  } else {
-    const digest = new Uint8Array(
-      createHash('sha256').update(statementOrArtifact.artifact).digest(),
-    );
-    const signature = key.signDigest(digest);
-    signed = {
-      body: createHashedRekordBody({
-        digest: { algorithm: 'sha256', value: digest },
-        signature,
-        verifier: { type: 'certificate', der: certificate },
-      }),
-      kindVersion: { kind: 'hashedrekord', version: '0.0.1' },
-      signature,
-      certificate,
-      content: {
-        type: 'messageSignature',
-        messageSignature: { messageDigest: { algorithm: 'sha256', digest }, signature },
-      },
-    };
-  }
+  const signed =
+    'statement' in statementOrArtifact
+      ? signDsse(key, statementOrArtifact.statement, certificate)
+      : signArtifactDigest(
+          key,
+          {
+            algorithm: 'sha256',
+            value: new Uint8Array(
+              createHash('sha256').update(statementOrArtifact.artifact).digest(),
+            ),
+          },
+          certificate,
+        );
   const [entry] = await deps.log.append([
     { kind: `${signed.kindVersion.kind}/${signed.kindVersion.version}`, body: signed.body },
   ]);

@@ -22,6 +22,33 @@ const bytes = (...values: number[]) => Uint8Array.from(values);
 const time = (tag: number, text: string) =>
   parseDer(encodeTlv(tag, new TextEncoder().encode(text)));
 
+describe('encodeTlv', () => {
+  it('writes the shortest length form at every boundary, then the parts in order', () => {
+    for (const [length, header] of [
+      [0, [0x04, 0x00]],
+      [127, [0x04, 0x7f]],
+      [128, [0x04, 0x81, 0x80]],
+      [255, [0x04, 0x81, 0xff]],
+      [256, [0x04, 0x82, 0x01, 0x00]],
+      [65_535, [0x04, 0x82, 0xff, 0xff]],
+      [65_536, [0x04, 0x83, 0x01, 0x00, 0x00]],
+    ] as const) {
+      const contents = Uint8Array.from({ length }, (_, i) => i % 251);
+      // Split in three parts: the result is their concatenation after the header.
+      const third = Math.floor(length / 3);
+      const encoded = encodeTlv(
+        DER_TAG.OCTET_STRING,
+        contents.subarray(0, third),
+        contents.subarray(third, 2 * third),
+        contents.subarray(2 * third),
+      );
+      assert.deepEqual([...encoded.subarray(0, header.length)], header, `length ${length}`);
+      assert.deepEqual(encoded.subarray(header.length), contents, `length ${length}`);
+      assert.deepEqual(parseDer(encoded).contents, contents);
+    }
+  });
+});
+
 describe('parseDer', () => {
   it('reads short and long form lengths', () => {
     assert.equal(parseDer(bytes(0x04, 0x01, 0xaa)).contents.byteLength, 1);

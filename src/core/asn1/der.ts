@@ -444,8 +444,28 @@ export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
  * of `contents` as its contents.
  */
 export function encodeTlv(tag: number, ...contents: readonly Uint8Array[]): Uint8Array {
-  const body = concatBytes(...contents);
-  return concatBytes(Uint8Array.of(tag), encodeLength(body.byteLength), body);
+  // One allocation and one copy per part: certificates and timestamps nest a few hundred of these.
+  let length = 0;
+  for (const part of contents) length += part.byteLength;
+  let lengthOctets = 0;
+  if (length >= 0x80)
+    for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthOctets++;
+  const out = new Uint8Array(2 + lengthOctets + length);
+  out[0] = tag;
+  if (lengthOctets === 0) {
+    out[1] = length;
+  } else {
+    out[1] = 0x80 | lengthOctets;
+    for (let i = lengthOctets, rest = length; i >= 1; i--, rest = Math.floor(rest / 256)) {
+      out[1 + i] = rest % 256;
+    }
+  }
+  let offset = 2 + lengthOctets;
+  for (const part of contents) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
 }
 
 /** Re-encodes `element` with another identifier octet (e.g. CMS signed attributes `[0]` → SET). */
@@ -625,13 +645,6 @@ function checkStructure(element: DerElement, depth: number): void {
 
 function isConstructed(tag: number): boolean {
   return (tag & 0x20) !== 0;
-}
-
-function encodeLength(length: number): Uint8Array {
-  if (length < 0x80) return Uint8Array.of(length);
-  const octets: number[] = [];
-  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
-  return Uint8Array.of(0x80 | octets.length, ...octets);
 }
 
 /** Rejects instants with a sub-second part: Countersign issues whole-second times only (G16). */

@@ -10,6 +10,7 @@ import { createSqliteTestEngine, openFreshStorage } from '../../test/support/sto
 import { defaultLogOrigin, describeLog } from './log-keys.ts';
 import { createLogNodeCache, lowestLevelWithin } from './log-node-cache.ts';
 import { openLogSequencer } from './log-sequencer.ts';
+import { openTransparencyLog } from './open-transparency-log.ts';
 import { createLogReader } from './read-log.ts';
 
 const keyDir = mkdtempSync(join(tmpdir(), 'countersign-node-cache-'));
@@ -237,5 +238,42 @@ describe('createLogReader with a node cache', () => {
       asked.every((id) => id.level < 2),
       JSON.stringify(asked, (_, v: unknown) => String(v)),
     );
+  });
+});
+
+describe('openTransparencyLog', () => {
+  it('serves proofs from its node cache once filled, and from storage with maxBytes 0', async (t) => {
+    for (const maxBytes of [1024 * 1024, 0]) {
+      const { storage: fresh } = await openFreshStorage(t, engine);
+      const seeded = await openLogSequencer({ storage: fresh, clock, logKey, origin });
+      await seeded.append(
+        Array.from({ length: 300 }, (_, i) => ({
+          kind: 'test/v1',
+          body: new TextEncoder().encode(`entry ${String(i)}`),
+        })),
+      );
+      await seeded.close();
+      const log = await openTransparencyLog({
+        storage: fresh,
+        clock,
+        logKey,
+        origin,
+        nodeCache: { maxBytes },
+      });
+      t.after(() => log.close());
+      assert.equal(log.integrity.ok, true);
+      // The fill started at open; a proof beyond what is filled would read storage, so wait.
+      const nodeReads = t.mock.method(fresh.log, 'nodes');
+      for (let attempt = 0; attempt < 200 && maxBytes > 0; attempt++) {
+        nodeReads.mock.resetCalls();
+        await log.reader.inclusionProof(299n);
+        if (nodeReads.mock.callCount() === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      nodeReads.mock.resetCalls();
+      const proof = await log.reader.inclusionProof(123n);
+      assert.equal(proof.treeSize, 300n);
+      assert.equal(nodeReads.mock.callCount(), maxBytes === 0 ? 1 : 0, `maxBytes ${maxBytes}`);
+    }
   });
 });

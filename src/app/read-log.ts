@@ -14,7 +14,7 @@ import {
   planInclusionProof,
 } from '../core/tlog/proof.ts';
 import { encodeEntryBundle, TILE_HEIGHT, TILE_WIDTH } from '../core/tlog/tiles.ts';
-import type { LogNodeCache } from './log-node-cache.ts';
+import type { LogNodeCache, LogNodeCacheState } from './log-node-cache.ts';
 
 /** An inclusion proof as the API returns it. */
 export interface InclusionProof {
@@ -66,6 +66,8 @@ export interface LogReader {
   tile(level: number, index: bigint, width: number): Promise<TileContent>;
   /** The entry bundle `index`, `width` entries wide (C2SP tlog-tiles). */
   entryBundle(index: bigint, width: number): Promise<TileContent>;
+  /** How much of the tree the node cache holds; undefined when the reader has none. */
+  nodeCacheState(): LogNodeCacheState | undefined;
 }
 
 /**
@@ -191,6 +193,8 @@ export function createLogReader(
     },
 
     inclusionProof,
+
+    nodeCacheState: () => cache?.state(),
 
     async consistencyProof(from, to) {
       const checkpoint = await recent(to);

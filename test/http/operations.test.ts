@@ -49,6 +49,27 @@ describe('operations endpoints', () => {
       assert.doesNotMatch(response.body, /12345/);
     });
 
+    it('reports the log size and how much of the log the node cache holds', async () => {
+      const gauge = (body: string, name: string): number => {
+        const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(body);
+        assert.ok(match, `${name} in ${body.slice(0, 200)}`);
+        return Number(match[1]);
+      };
+      const size = Number((await t.service.log.reader.latestCheckpoint()).treeSize);
+      assert.ok(size > 0, 'the test server logged its governance');
+      // The cache fills in the background from start-up; it catches up within moments.
+      let body = '';
+      for (let attempt = 0; attempt < 100; attempt++) {
+        body = (await t.service.server.inject({ method: 'GET', url: '/metrics' })).body;
+        if (gauge(body, 'countersign_log_node_cache_tree_size') === size) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(gauge(body, 'countersign_log_tree_size'), size);
+      assert.equal(gauge(body, 'countersign_log_node_cache_tree_size'), size);
+      assert.ok(gauge(body, 'countersign_log_node_cache_bytes') >= size * 32);
+      assert.equal(gauge(body, 'countersign_log_node_cache_lowest_level'), 0);
+    });
+
     it('counts only the requests of its own server', async () => {
       const other = await startTestServer({ withoutAdmin: true });
       try {

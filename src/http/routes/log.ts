@@ -5,7 +5,8 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { InclusionProof } from '../../app/read-log.ts';
+import { Gauge, type Registry } from 'prom-client';
+import type { InclusionProof, LogReader } from '../../app/read-log.ts';
 import { AppError } from '../../core/errors.ts';
 import { parseTilePath } from '../../core/tlog/tiles.ts';
 import type { RouteModule } from '../server-deps.ts';
@@ -51,10 +52,53 @@ function renderInclusionProof(proof: InclusionProof) {
   };
 }
 
+/**
+ * The log's size and node cache, read at each scrape. Once per registry: the gauges read the log
+ * of the server that registered them first.
+ */
+function registerLogMetrics(metrics: Registry, log: LogReader): void {
+  if (metrics.getSingleMetric('countersign_log_tree_size') !== undefined) return;
+  new Gauge({
+    name: 'countersign_log_tree_size',
+    help: 'Entries in the transparency log, as of its latest signed checkpoint',
+    registers: [metrics],
+    async collect() {
+      // A log without a checkpoint yet (or unreadable storage, which /readyz reports) has no size.
+      const checkpoint = await log.latestCheckpoint().catch(() => undefined);
+      if (checkpoint !== undefined) this.set(Number(checkpoint.treeSize));
+    },
+  });
+  new Gauge({
+    name: 'countersign_log_node_cache_bytes',
+    help: 'Bytes of tree hashes the log node cache holds (log.nodeCacheBytes bounds it)',
+    registers: [metrics],
+    collect() {
+      this.set(log.nodeCacheState()?.bytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'countersign_log_node_cache_lowest_level',
+    help: 'Lowest tree level the log node cache keeps: 0 is the whole tree, 64 nothing',
+    registers: [metrics],
+    collect() {
+      this.set(log.nodeCacheState()?.lowestLevel ?? 64);
+    },
+  });
+  new Gauge({
+    name: 'countersign_log_node_cache_tree_size',
+    help: 'Tree size the log node cache is filled to; below countersign_log_tree_size while it fills',
+    registers: [metrics],
+    collect() {
+      this.set(Number(log.nodeCacheState()?.treeSize ?? 0n));
+    },
+  });
+}
+
 export const logRoutes: RouteModule = {
   name: 'log',
-  register(server, { deps }) {
+  register(server, { deps, metrics }) {
     const { log } = deps.services;
+    registerLogMetrics(metrics, log);
 
     server.get(
       '/v1/log',

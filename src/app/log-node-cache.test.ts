@@ -6,7 +6,13 @@ import { after, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import type { LogRepository } from '../core/ports.ts';
-import { createSqliteTestEngine, openFreshStorage } from '../../test/support/storage-engines.ts';
+import { openStorage } from '../adapters/storage/open-storage.ts';
+import { requireComponentForSuite } from '../../test/support/components.ts';
+import {
+  createPostgresTestEngine,
+  createSqliteTestEngine,
+  openFreshStorage,
+} from '../../test/support/storage-engines.ts';
 import { defaultLogOrigin, describeLog } from './log-keys.ts';
 import { createLogNodeCache, lowestLevelWithin } from './log-node-cache.ts';
 import { openLogSequencer } from './log-sequencer.ts';
@@ -274,6 +280,67 @@ describe('openTransparencyLog', () => {
       const proof = await log.reader.inclusionProof(123n);
       assert.equal(proof.treeSize, 300n);
       assert.equal(nodeReads.mock.callCount(), maxBytes === 0 ? 1 : 0, `maxBytes ${maxBytes}`);
+    }
+  });
+});
+
+describe('node caches of PostgreSQL replicas', () => {
+  const postgres = createPostgresTestEngine();
+  after(() => postgres.dispose());
+  if (!requireComponentForSuite(postgres.component, postgres.isAvailable, postgres.missingReason)) {
+    return;
+  }
+
+  it('follow the entries every replica appends and answer the proofs storage answers', async (t) => {
+    const options = await postgres.freshOptions();
+    const open = async () => {
+      const storage = await openStorage(options);
+      const log = await openTransparencyLog({
+        storage,
+        clock,
+        logKey,
+        origin,
+        nodeCache: { maxBytes: 1024 * 1024 },
+      });
+      t.after(async () => {
+        await log.close();
+        await storage.close();
+      });
+      return { storage, log };
+    };
+    const a = await open();
+    const b = await open();
+    const entry = (i: number) => ({
+      kind: 'test/v1',
+      body: new TextEncoder().encode(`replicated ${String(i)}`),
+    });
+    // Interleaved: each replica's batches land between the other's.
+    for (let round = 0; round < 6; round++) {
+      await Promise.all([
+        a.log.append(Array.from({ length: 37 }, (_, i) => entry(round * 100 + i))),
+        b.log.append(Array.from({ length: 23 }, (_, i) => entry(round * 100 + 50 + i))),
+      ]);
+    }
+    const plain = createLogReader(a.storage.log, info);
+    const size = (await plain.latestCheckpoint()).treeSize;
+    assert.equal(size, 360n);
+    const indices = [0n, 36n, 37n, 100n, 255n, 256n, 359n];
+    const expected = await Promise.all(indices.map((index) => plain.inclusionProof(index, size)));
+    const expectedConsistency = await plain.consistencyProof(60n, size);
+    for (const replica of [a, b]) {
+      const reader = replica.log.reader;
+      await reader.latestCheckpoint(); // the reader asks its cache to follow the newest size
+      for (let attempt = 0; attempt < 200; attempt++) {
+        if (reader.nodeCacheState()?.treeSize === size) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(reader.nodeCacheState()?.treeSize, size);
+      const nodeReads = t.mock.method(replica.storage.log, 'nodes');
+      for (const [i, index] of indices.entries()) {
+        assert.deepEqual(await reader.inclusionProof(index, size), expected[i]);
+      }
+      assert.deepEqual(await reader.consistencyProof(60n, size), expectedConsistency);
+      assert.equal(nodeReads.mock.callCount(), 0, 'proofs came from the cache');
     }
   });
 });

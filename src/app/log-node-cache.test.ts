@@ -163,6 +163,26 @@ describe('createLogNodeCache', () => {
     assert.throws(() => createLogNodeCache(log, { maxBytes: 1.5 }), /whole number of bytes/);
   });
 
+  it('lets the event loop run between its reads, even when storage answers synchronously', async () => {
+    let reads = 0;
+    // An embedded database resolves at once: without yielding, a fill would hold the loop.
+    const instant: Pick<LogRepository, 'nodeRange'> = {
+      nodeRange: (_level, from, to) => {
+        reads++;
+        return Promise.resolve(Array.from({ length: Number(to - from) }, () => new Uint8Array(32)));
+      },
+    };
+    const cache = createLogNodeCache(instant, { maxBytes: 1024 * 1024 });
+    let readsWhenTheLoopRan: number | undefined;
+    setImmediate(() => {
+      readsWhenTheLoopRan = reads;
+    });
+    await cache.fill(5000n);
+    assert.ok(reads > 5, `${reads} reads`);
+    assert.equal(readsWhenTheLoopRan, 1);
+    await cache.close();
+  });
+
   it('stops filling when closed', async (t) => {
     const { log } = await openLog(t, 200);
     const cache = createLogNodeCache(log, { maxBytes: 1024 * 1024 });

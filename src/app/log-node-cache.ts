@@ -21,8 +21,12 @@ const HASH_BYTES = 32;
 const CHUNK_HASHES = 4096;
 /** The smallest chunk allocated: a level of a few hashes does not cost 128 KiB. */
 const FIRST_CHUNK_HASHES = 16;
-/** Hashes read per query while filling: bounds each pause of the event loop to a few ms. */
-const FILL_ROWS = 4096;
+/**
+ * Hashes read per query while filling. The fill yields to the event loop after each read (an
+ * embedded database answers synchronously, so without that a large log's fill would hold the
+ * loop for seconds); this bounds each pause to a few milliseconds.
+ */
+const FILL_ROWS = 1024;
 /** Levels 0..63 hold every node of any tree below 2^64 leaves. */
 const LEVELS = 64;
 
@@ -135,6 +139,7 @@ export function createLogNodeCache(
         }
         if (closed) return;
         for (const hash of hashes) push(hashesOfLevel, hash);
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
     filledTo = target;

@@ -1,9 +1,11 @@
 /** What only the embedded engine has: the data-directory lock (threat model E5) and its pragmas. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { isAppError } from '../../src/core/errors.ts';
@@ -142,6 +144,34 @@ describe('verifySqlitePragmas', () => {
       },
     );
     database.close();
+  });
+
+  it('never keeps a process alive with its checkpoint worker alone', () => {
+    const options = freshOptions();
+    mkdirSync(options.dataDir, { recursive: true });
+    const path = join(options.dataDir, 'countersign.db');
+    const checkpointer = pathToFileURL(
+      join(import.meta.dirname, '../../src/adapters/storage/sqlite/wal-checkpointer.ts'),
+    ).href;
+    // A process that starts the worker and forgets it: it must still end when its work does. (A
+    // file, not --eval: the worker inherits the process's flags, and --input-type would kill it.)
+    const script = join(options.dataDir, 'forget-the-worker.mjs');
+    writeFileSync(
+      script,
+      [
+        `import { DatabaseSync } from 'node:sqlite';`,
+        `import { startWalCheckpointer } from ${JSON.stringify(checkpointer)};`,
+        `const database = new DatabaseSync(${JSON.stringify(path)});`,
+        `database.exec('PRAGMA journal_mode = WAL');`,
+        `startWalCheckpointer(database, ${JSON.stringify(path)}, {`,
+        `  busyTimeoutMs: 1000,`,
+        `  onError: (problem) => { console.error(problem); process.exitCode = 1; },`,
+        `});`,
+      ].join('\n'),
+    );
+    const child = spawnSync(process.execPath, [script], { timeout: 20_000, encoding: 'utf8' });
+    assert.equal(child.signal, null, 'the process had to be killed: the worker kept it alive');
+    assert.equal(child.status, 0, child.stderr);
   });
 
   it('checkpoints the write-ahead log from a worker thread when asked, and stops it on close', async (t) => {

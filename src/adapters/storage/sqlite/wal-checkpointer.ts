@@ -34,8 +34,6 @@ export function startWalCheckpointer(
   const worker = new Worker(new URL('./wal-checkpoint-worker.ts', import.meta.url), {
     workerData: { path, intervalMs: CHECKPOINT_INTERVAL_MS, busyTimeoutMs: options.busyTimeoutMs },
   });
-  // Never what keeps the process alive; stop() ends it on close.
-  worker.unref();
   worker.on('message', (message: { readonly error?: string }) => {
     if (message.error !== undefined) options.onError?.(message.error);
   });
@@ -46,6 +44,9 @@ export function startWalCheckpointer(
     // The worker died: the writer's safety-net threshold keeps the log bounded from now on.
     options.onError?.(error instanceof Error ? error.message : String(error));
   });
+  // Never what keeps the process alive; stop() ends it on close. After the listeners: adding a
+  // 'message' listener refs the worker's port again.
+  worker.unref();
   let stopping: Promise<void> | undefined;
   return {
     stop() {

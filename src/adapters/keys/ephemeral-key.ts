@@ -6,12 +6,15 @@
  * Sigstore message signatures are ECDSA over the artifact, but Countersign only ever receives the
  * artifact's digest (clients hash locally). Node's `crypto.sign` always hashes its input, so
  * `signDigest` computes ECDSA over the given digest itself (SEC 1 v2 §4.1.3): the point k·G comes
- * from OpenSSL's native scalar multiplication (ECDH), the rest is BigInt arithmetic modulo n.
+ * from OpenSSL's native scalar multiplication (ECDH), the rest is BigInt arithmetic modulo n. The
+ * key itself is a uniform scalar from the CSPRNG whose public point OpenSSL derives the same way,
+ * and a DSSE signature is the same computation over SHA-256 of the message: no key object is
+ * built or exported for a key that signs once or twice (a third of the cost of a signing key).
  * BigInt arithmetic is not constant-time; that is acceptable here only because an ephemeral key
  * signs once or twice and is discarded, so no attacker can collect the many timings a side
  * channel needs. Long-lived keys never use this path.
  */
-import { createECDH, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createECDH, createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../../core/errors.ts';
 import type { EphemeralKey, EphemeralKeyFactory } from '../../core/ports.ts';
 import { createP256Spki, encodeEcdsaSignatureDer } from './ecdsa-p256.ts';
@@ -20,30 +23,31 @@ import { createP256Spki, encodeEcdsaSignatureDer } from './ecdsa-p256.ts';
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const SCALAR_BYTES = 32;
 
+/**
+ * OpenSSL's P-256 scalar multiplication by the base point, reused: `setPrivateKey` replaces the
+ * scalar (and checks it lies in [1, n − 1]) and derives its point synchronously, so no state
+ * outlives one call on this single-threaded path.
+ */
+const baseMultiplier = createECDH('prime256v1');
+
 /** Creates ephemeral P-256 keys. */
 export function createEphemeralKeyFactory(): EphemeralKeyFactory {
   return { create: createEphemeralKey };
 }
 
 function createEphemeralKey(): EphemeralKey {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  // One JWK export yields both the point and the scalar (a DER export costs several times more).
-  const { x, y, d } = privateKey.export({ format: 'jwk' });
-  if (typeof x !== 'string' || typeof y !== 'string' || typeof d !== 'string') {
-    throw new AppError('INTERNAL', 'a generated P-256 key did not export its coordinates');
-  }
-  const point = Buffer.concat([
-    Uint8Array.of(0x04),
-    Buffer.from(x, 'base64url'),
-    Buffer.from(y, 'base64url'),
-  ]);
-  const scalar = bytesToBigInt(Buffer.from(d, 'base64url'));
+  const scalar = randomScalar();
   return {
-    publicKeySpki: createP256Spki(point),
+    publicKeySpki: createP256Spki(multiplyBase(scalar)),
     signDigest: (digest) => signP256Digest(scalar, digest),
-    // DER is Node's default ECDSA signature encoding.
-    sign: (message) => new Uint8Array(sign('sha256', message, privateKey)),
+    sign: (message) => signP256Digest(scalar, createHash('sha256').update(message).digest()),
   };
+}
+
+/** The uncompressed point d·G (0x04 ‖ x ‖ y). */
+function multiplyBase(d: bigint): Uint8Array {
+  baseMultiplier.setPrivateKey(bigIntToBytes(d));
+  return baseMultiplier.getPublicKey();
 }
 
 /**
@@ -62,15 +66,13 @@ export function signP256Digest(d: bigint, digest: Uint8Array): Uint8Array {
   const z = bytesToBigInt(digest.subarray(0, SCALAR_BYTES));
   for (;;) {
     const k = randomScalar();
-    const ecdh = createECDH('prime256v1');
-    ecdh.setPrivateKey(bigIntToBytes(k));
-    const point = ecdh.getPublicKey(); // 0x04 ‖ x ‖ y: the point k·G
+    const point = multiplyBase(k); // 0x04 ‖ x ‖ y: the point k·G
     const r = bytesToBigInt(point.subarray(1, 1 + SCALAR_BYTES)) % P256_ORDER;
     if (r === 0n) continue;
     let s = (invertModOrder(k) * ((z + r * d) % P256_ORDER)) % P256_ORDER;
     if (s === 0n) continue;
     if (s > P256_ORDER >> 1n) s = P256_ORDER - s; // low s: one canonical signature per (r, message)
-    return encodeEcdsaSignatureDer(Uint8Array.from([...bigIntToBytes(r), ...bigIntToBytes(s)]));
+    return encodeEcdsaSignatureDer(scalarsToBytes(r, s));
   }
 }
 
@@ -96,6 +98,13 @@ function invertModOrder(k: bigint): bigint {
 
 function bytesToBigInt(bytes: Uint8Array): bigint {
   return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
+}
+
+/** `r ‖ s`, 32 big-endian bytes each. */
+function scalarsToBytes(r: bigint, s: bigint): Uint8Array {
+  const hex =
+    r.toString(16).padStart(SCALAR_BYTES * 2, '0') + s.toString(16).padStart(SCALAR_BYTES * 2, '0');
+  return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
 function bigIntToBytes(value: bigint): Uint8Array {

@@ -339,6 +339,33 @@ when { context.approvals.count * 4611686018427387904 > 0 };
     );
   });
 
+  it('answers a repeated call as the first time, and any differing value anew', () => {
+    // Answers are kept by their exact call: each variant below differs from the allowed request
+    // in one place Cedar sees, and alternating them must never hand one the other's answer.
+    const engine = engineWith(`
+@id("tagged-prod-in-window")
+permit (principal, action == Countersign::Action::"sign", resource)
+when { principal has ref && principal.ref == "refs/tags/v1.0.0" && resource.name == "prod" && context.changeWindow.open };
+`);
+    const allowed = sign();
+    const variants: PolicyRequest[] = [
+      sign({}, { ref: 'refs/heads/feature' }),
+      sign({ changeWindow: { open: false } }),
+      { ...sign(), resource: { ...prod, name: 'dev' } },
+    ];
+    for (let round = 0; round < 3; round += 1) {
+      assert.equal(engine.evaluate(allowed).decision, 'allow', `round ${String(round)}`);
+      for (const variant of variants) {
+        assert.equal(engine.evaluate(variant).decision, 'deny', `round ${String(round)}`);
+      }
+    }
+    // A token's own values (its jti and expiry) are not in the call: the same answer serves it.
+    const again = engine.evaluate(
+      sign({}, { tokenId: 'another-jti', tokenExpiresAt: new Date(0) }),
+    );
+    assert.deepEqual(again, engine.evaluate(allowed));
+  });
+
   it('denies when nothing permits, even with no forbid at all', () => {
     const engine = engineWith(`
 @id("admins-only")

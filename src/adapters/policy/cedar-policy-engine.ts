@@ -133,11 +133,12 @@ export function createCedarPolicyEngine(set: CedarPolicySet): CedarPolicyEngine 
   }
 
   const byId = new Map(infos.map((info, index) => [info.id, { ...info, index }]));
+  const answers = new AnswerMemo(ANSWER_MEMO_SIZE);
   const engine: CedarPolicyEngine = {
     policyHash,
     policies: Object.freeze(infos),
     sources: Object.freeze([...set.policies]),
-    evaluate: (request) => evaluateRequest(request, policyHash, byId, validateRequests),
+    evaluate: (request) => evaluateRequest(request, policyHash, byId, validateRequests, answers),
   };
   ENGINES.set(cacheKey, Object.freeze(engine));
   return engine;
@@ -310,6 +311,46 @@ function describeProblems(problems: readonly FieldError[]): string {
 
 // ---- Evaluation ---------------------------------------------------------------------------
 
+/** What `statefulIsAuthorized` is called with. */
+type StatefulAuthorizationCall = Parameters<typeof statefulIsAuthorized>[0];
+
+/** Answers kept per engine (a few MB at most: a call is a few hundred bytes of JSON). */
+const ANSWER_MEMO_SIZE = 1024;
+
+/**
+ * Cedar's answers by their exact call, per engine. An authorization is a pure function of the
+ * call and the engine's pre-parsed policies and schema (both fixed for the engine's lifetime;
+ * Cedar has no clock, time-dependent facts such as the change window are in the call's context),
+ * so the same call always gets the same answer: a CI job signing many artifacts under one
+ * context evaluates once. The key is the whole call as JSON, so two calls share an answer only
+ * when every principal, resource and entity attribute and every context value are equal (what
+ * differs per token, such as `jti`, is not in the call). Bounded; the oldest answer goes first.
+ * Answers are never handed out, only read by `evaluateRequest`.
+ */
+class AnswerMemo {
+  readonly #answers = new Map<string, AuthorizationAnswer>();
+  readonly #size: number;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  get(key: string): AuthorizationAnswer | undefined {
+    return this.#answers.get(key);
+  }
+
+  /** Keeps a successful answer (a failure is computed again, so it can never stick) and returns it. */
+  remember(key: string, answer: AuthorizationAnswer): AuthorizationAnswer {
+    if (answer.type !== 'success') return answer;
+    if (this.#answers.size >= this.#size) {
+      const oldest = this.#answers.keys().next();
+      if (oldest.done !== true) this.#answers.delete(oldest.value);
+    }
+    this.#answers.set(key, answer);
+    return answer;
+  }
+}
+
 /** The name of the pre-parsed policy set of `action` under `policyHash`. */
 function actionSetId(policyHash: string, action: PolicyAction): string {
   return `${policyHash}#${action}`;
@@ -338,12 +379,13 @@ function evaluateRequest(
   policyHash: string,
   byId: ReadonlyMap<string, PolicyInfo & { readonly index: number }>,
   validateRequests: boolean,
+  answers: AnswerMemo,
 ): PolicyDecision {
   let cedarRequest: CedarRequest;
   let answer: AuthorizationAnswer;
   try {
     cedarRequest = toCedarRequest(request);
-    answer = statefulIsAuthorized({
+    const call: StatefulAuthorizationCall = {
       principal: cedarRequest.principal,
       action: { type: `${CEDAR_NAMESPACE}::Action`, id: request.action },
       resource: cedarRequest.resource,
@@ -352,7 +394,9 @@ function evaluateRequest(
       ...(validateRequests ? { preparsedSchemaName: policyHash } : {}),
       preparsedPolicySetId: actionSetId(policyHash, request.action),
       validateRequest: validateRequests,
-    });
+    };
+    const key = JSON.stringify(call);
+    answer = answers.get(key) ?? answers.remember(key, statefulIsAuthorized(call));
   } catch (error) {
     // The Cedar runtime itself failed (it should not). Fail closed, say so, keep no detail
     // beyond the message: reasons are shown to the caller.

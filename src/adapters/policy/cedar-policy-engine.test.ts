@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { policyToJson, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import { AppError } from '../../core/errors.ts';
 import { computePolicyHash } from '../../core/policy/compute-policy-hash.ts';
 import type {
@@ -11,7 +11,7 @@ import type {
   UserPrincipal,
   WorkloadPrincipal,
 } from '../../core/policy/policy-engine.ts';
-import { createCedarPolicyEngine } from './cedar-policy-engine.ts';
+import { createCedarPolicyEngine, readAttributeNames } from './cedar-policy-engine.ts';
 import { readShippedPolicies } from './read-policy-set.ts';
 
 const shipped = await readShippedPolicies();
@@ -82,6 +82,12 @@ const EMERGENCY = { name: 'emergency', purpose: 'emergency' } as const;
 /** An engine over the shipped schema and the given policy text. */
 function engineWith(text: string, name = 'test.cedar'): ReturnType<typeof createCedarPolicyEngine> {
   return createCedarPolicyEngine({ schema: shipped.schema, policies: [{ name, text }] });
+}
+
+function policyJson(text: string): Parameters<typeof readAttributeNames>[0][number] {
+  const answer = policyToJson(text);
+  assert.equal(answer.type, 'success', JSON.stringify(answer));
+  return answer.type === 'success' ? answer.json : ({} as never);
 }
 
 function loadError(policies: PolicySource[]): AppError {
@@ -359,11 +365,52 @@ when { principal has ref && principal.ref == "refs/tags/v1.0.0" && resource.name
         assert.equal(engine.evaluate(variant).decision, 'deny', `round ${String(round)}`);
       }
     }
-    // A token's own values (its jti and expiry) are not in the call: the same answer serves it.
+    // A token's own values (its jti and expiry) are not in the call, and an attribute no policy
+    // reads does not change the answer: the same answer serves them.
     const again = engine.evaluate(
-      sign({}, { tokenId: 'another-jti', tokenExpiresAt: new Date(0) }),
+      sign({}, { tokenId: 'another-jti', tokenExpiresAt: new Date(0), commitSha: 'f'.repeat(40) }),
     );
     assert.deepEqual(again, engine.evaluate(allowed));
+  });
+
+  it('answers anew when an attribute a policy only tests with `has` appears or goes', () => {
+    const engine = engineWith(`
+@id("needs-an-environment")
+permit (principal, action == Countersign::Action::"sign", resource)
+when { principal has environment };
+`);
+    for (let round = 0; round < 3; round += 1) {
+      assert.equal(engine.evaluate(sign({}, { environment: 'production' })).decision, 'allow');
+      assert.equal(engine.evaluate(sign()).decision, 'deny');
+    }
+  });
+
+  it('collects every attribute a condition reads or tests, however nested', () => {
+    const names = readAttributeNames([
+      policyJson(`permit (principal, action, resource) when {
+        principal has a.b && principal["odd name"] == "x" && resource.group.purpose == "y" &&
+        (if principal has q then principal.q else false) && principal.s like "*x*" &&
+        [principal.t].contains("1") && {k: principal.u} == {k: "2"} &&
+        decimal(principal.v) > decimal("1.0") && context.c.d
+      } unless { resource.owner.hasTag("tag") };`),
+    ]);
+    assert.deepEqual([...(names ?? [])].sort(), [
+      'a',
+      'b',
+      'c',
+      'd',
+      'group',
+      'odd name',
+      'owner',
+      'purpose',
+      'q',
+      's',
+      't',
+      'u',
+      'v',
+    ]);
+    // An access of a shape this code does not know: every attribute counts.
+    assert.equal(readAttributeNames([{ '.': { left: { Var: 'principal' } } } as never]), undefined);
   });
 
   it('denies when nothing permits, even with no forbid at all', () => {

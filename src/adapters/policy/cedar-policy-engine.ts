@@ -133,7 +133,11 @@ export function createCedarPolicyEngine(set: CedarPolicySet): CedarPolicyEngine 
   }
 
   const byId = new Map(infos.map((info, index) => [info.id, { ...info, index }]));
-  const answers = new AnswerMemo(ANSWER_MEMO_SIZE);
+  const answers = new AnswerMemo(
+    ANSWER_MEMO_SIZE,
+    // With request validation every attribute counts (an ill-typed one fails the call).
+    validateRequests ? undefined : readAttributeNames(Object.values(policies)),
+  );
   const engine: CedarPolicyEngine = {
     policyHash,
     policies: Object.freeze(infos),
@@ -318,21 +322,40 @@ type StatefulAuthorizationCall = Parameters<typeof statefulIsAuthorized>[0];
 const ANSWER_MEMO_SIZE = 1024;
 
 /**
- * Cedar's answers by their exact call, per engine. An authorization is a pure function of the
- * call and the engine's pre-parsed policies and schema (both fixed for the engine's lifetime;
- * Cedar has no clock, time-dependent facts such as the change window are in the call's context),
- * so the same call always gets the same answer: a CI job signing many artifacts under one
- * context evaluates once. The key is the whole call as JSON, so two calls share an answer only
- * when every principal, resource and entity attribute and every context value are equal (what
- * differs per token, such as `jti`, is not in the call). Bounded; the oldest answer goes first.
- * Answers are never handed out, only read by `evaluateRequest`.
+ * Cedar's answers by their call, per engine. An authorization is a pure function of the call and
+ * the engine's pre-parsed policies and schema (both fixed for the engine's lifetime; Cedar has no
+ * clock, and time-dependent facts such as the change window are in the call's context), so the
+ * same call always gets the same answer: the many signatures of one workload under one context
+ * are decided by Cedar once.
+ *
+ * The key is the whole call as JSON, except for entity attributes that no policy of the engine
+ * names: Cedar reads an entity's attributes only through `.` and `has`, so an attribute no
+ * policy reads cannot change the answer (such as a token's commit SHA when no policy looks at
+ * it). Two calls therefore share an answer only when every context value and every attribute a
+ * policy can read are equal. Only successful answers are kept; the oldest goes first.
  */
 class AnswerMemo {
   readonly #answers = new Map<string, AuthorizationAnswer>();
   readonly #size: number;
+  readonly #attributeNames: ReadonlySet<string> | undefined;
 
-  constructor(size: number) {
+  /** `attributeNames`: the entity attributes the policies can read; `undefined` keys on all. */
+  constructor(size: number, attributeNames: ReadonlySet<string> | undefined) {
     this.#size = size;
+    this.#attributeNames = attributeNames;
+  }
+
+  /** The key of `call`. */
+  keyOf(call: StatefulAuthorizationCall): string {
+    const names = this.#attributeNames;
+    if (names === undefined) return JSON.stringify(call);
+    return JSON.stringify({
+      ...call,
+      entities: call.entities.map((entity) => ({
+        ...entity,
+        attrs: Object.fromEntries(Object.entries(entity.attrs).filter(([name]) => names.has(name))),
+      })),
+    });
   }
 
   get(key: string): AuthorizationAnswer | undefined {
@@ -349,6 +372,40 @@ class AnswerMemo {
     this.#answers.set(key, answer);
     return answer;
   }
+}
+
+/**
+ * Every attribute name `policies` read with `.` or test with `has` (a single name, or a path such
+ * as `principal has a.b`), wherever in a condition: the only two ways Cedar reaches an entity's
+ * attributes. Over-collecting is harmless (a name read only from the context, or a record field,
+ * is kept on entities too); the walk visits every value of the policy JSON, so no nesting of
+ * expressions can hide an access. `undefined` (key on every attribute) when an access has a
+ * shape this code does not know.
+ */
+export function readAttributeNames(policies: readonly PolicyJson[]): Set<string> | undefined {
+  const names = new Set<string>();
+  let understood = true;
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '.' || key === 'has') {
+        const attr: unknown =
+          value !== null && typeof value === 'object' ? (value as { attr?: unknown }).attr : null;
+        const path = Array.isArray(attr) ? (attr as unknown[]) : [attr];
+        for (const name of path) {
+          if (typeof name === 'string') names.add(name);
+          else understood = false;
+        }
+      }
+      visit(value);
+    }
+  };
+  visit(policies);
+  return understood ? names : undefined;
 }
 
 /** The name of the pre-parsed policy set of `action` under `policyHash`. */
@@ -395,7 +452,7 @@ function evaluateRequest(
       preparsedPolicySetId: actionSetId(policyHash, request.action),
       validateRequest: validateRequests,
     };
-    const key = JSON.stringify(call);
+    const key = answers.keyOf(call);
     answer = answers.get(key) ?? answers.remember(key, statefulIsAuthorized(call));
   } catch (error) {
     // The Cedar runtime itself failed (it should not). Fail closed, say so, keep no detail

@@ -263,7 +263,6 @@ export async function composeApp(
     logKey,
     logId: log.reader.info.logId,
     timestamps,
-    storage,
     clock,
     random,
     trust: {

@@ -179,6 +179,88 @@ for (const engine of createTestStorageEngines()) {
       });
     });
 
+    describe('writes that share a batch (write)', () => {
+      const created = new Date('2026-01-01T00:00:00Z');
+      const token = (id: string) => ({
+        id,
+        name: id,
+        role: 'admin' as const,
+        userId: null,
+        secretHash: new Uint8Array(32),
+        createdAt: created,
+        expiresAt: null,
+        revokedAt: null,
+      });
+
+      it('commits writes with the entries appended beside them, in one transaction', async (t) => {
+        const { storage } = await openFreshStorage(t, engine);
+        const sequencer = await openSequencer(t, storage);
+        let transactions = 0;
+        const counting = new Proxy(storage, {
+          get(target, property) {
+            if (property === 'transaction') {
+              return (work: Parameters<Storage['transaction']>[0]) => {
+                transactions += 1;
+                return target.transaction(work);
+              };
+            }
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+          },
+        });
+        const counted = await openSequencer(t, counting);
+        await sequencer.close(); // only `counted` writes from here on
+        transactions = 0;
+        const ids = Array.from({ length: 20 }, (_, i) => `t-${String(i)}`);
+        await Promise.all([
+          counted.append([{ kind: 'test/v1', body: body('beside the writes') }]),
+          ...ids.map((id) => counted.write((session) => session.apiTokens.insert(token(id)))),
+        ]);
+        assert.equal(transactions, 1, 'the entry and all 20 writes share one commit');
+        for (const id of ids) assert.ok(await storage.apiTokens.findById(id), id);
+        assert.equal(await storage.log.treeSize(), 1n);
+      });
+
+      it('commits a write when no entry is waiting, and adds no checkpoint for it', async (t) => {
+        const { storage } = await openFreshStorage(t, engine);
+        const sequencer = await openSequencer(t, storage);
+        await sequencer.append([{ kind: 'test/v1', body: body('first') }]);
+        const before = sequencer.latestCheckpoint();
+        await sequencer.write((session) => session.apiTokens.insert(token('alone')));
+        assert.ok(await storage.apiTokens.findById('alone'));
+        assert.equal(await storage.log.treeSize(), 1n);
+        assert.deepEqual(sequencer.latestCheckpoint(), before);
+        assert.equal((await storage.log.latestCheckpoint())?.treeSize, 1n);
+      });
+
+      it('fails a throwing write alone; its neighbours and the entries still commit', async (t) => {
+        const { storage } = await openFreshStorage(t, engine);
+        const sequencer = await openSequencer(t, storage);
+        const entry = sequencer.append([{ kind: 'test/v1', body: body('kept') }]);
+        const good = sequencer.write((session) => session.apiTokens.insert(token('w-good')));
+        const bad = sequencer.write(async (session) => {
+          await session.apiTokens.insert(token('w-bad'));
+          throw new Error('bundle refused');
+        });
+        await assert.rejects(bad, /bundle refused/);
+        await good;
+        assert.equal((await entry)[0]?.index, 0n);
+        assert.ok(await storage.apiTokens.findById('w-good'));
+        assert.equal(await storage.apiTokens.findById('w-bad'), undefined);
+      });
+
+      it('refuses writes once closed, with STORAGE_UNAVAILABLE', async (t) => {
+        const { storage } = await openFreshStorage(t, engine);
+        const sequencer = await openSequencer(t, storage);
+        await sequencer.close();
+        await assert.rejects(
+          sequencer.write((session) => session.apiTokens.insert(token('late'))),
+          (error: { code?: string }) => error.code === 'STORAGE_UNAVAILABLE',
+        );
+        assert.equal(await storage.apiTokens.findById('late'), undefined);
+      });
+    });
+
     it('refuses entries beyond its queue bound with STORAGE_UNAVAILABLE and a retry hint', async (t) => {
       const { storage } = await openFreshStorage(t, engine);
       const sequencer = await openSequencer(t, storage, { maxPendingEntries: 3 });

@@ -4,7 +4,9 @@
  * Callers hand it entries; it batches whatever is pending into one database transaction and one
  * checkpoint signature (group commit) and resolves each caller only once the batch is durably
  * committed, with the entry's index, its inclusion proof and the signed checkpoint covering it.
- * Nothing is acknowledged before COMMIT returns (threat-model INV-1).
+ * Nothing is acknowledged before COMMIT returns (threat-model INV-1). Small writes that must be
+ * durable but add no entry (a signature's stored bundle) can ride in the same transaction
+ * (`write`), so the service pays for one commit where it would pay for two.
  *
  * Every batch first takes the storage's append lock and compares the stored size with its own.
  * On SQLite this process is the only writer; on PostgreSQL replicas take turns through an
@@ -94,6 +96,14 @@ export interface LogSequencerOptions {
 export interface LogSequencer {
   /** Appends entries; resolves, in order, when all are durably committed. */
   append(entries: readonly LogAppend[]): Promise<LogAppendResult[]>;
+  /**
+   * Runs `work` inside the transaction of the next batch, with or without entries, and resolves
+   * once that batch has committed: a small write that must be durable but adds no entry (a
+   * signature's stored bundle) shares the log's commit instead of paying for its own. Runs after
+   * the batch's entries are written; if it throws, only this write fails (with that error) and the
+   * batch commits without it.
+   */
+  write(work: LogWrite): Promise<void>;
   /** The last checkpoint this sequencer committed or loaded. */
   latestCheckpoint(): LogCheckpointRecord | undefined;
   /** Entries waiting for the next batch. */
@@ -101,6 +111,9 @@ export interface LogSequencer {
   /** Stops taking entries and waits for the batch in flight. */
   close(): Promise<void>;
 }
+
+/** Work for `LogSequencer.write`. */
+export type LogWrite = (session: StorageSession) => Promise<void>;
 
 /** Where a batch can be interrupted by a test: inside the transaction, or right after COMMIT. */
 export type LogFaultPoint = 'before-commit' | 'after-commit';
@@ -118,10 +131,16 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-/** Marks an error thrown by a caller's effect, so the batch can drop that one entry. */
+interface PendingWrite {
+  readonly work: LogWrite;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Marks an error thrown by a caller's effect or write, so the batch can drop just that one. */
 class EffectFailure extends Error {
-  readonly pending: Pending;
-  constructor(pending: Pending, cause: unknown) {
+  readonly pending: Pending | PendingWrite;
+  constructor(pending: Pending | PendingWrite, cause: unknown) {
     super('effect failed', { cause });
     this.pending = pending;
   }
@@ -160,18 +179,21 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
     return loadTreeState(session.log, identity);
   });
   let queue: Pending[] = [];
+  let writes: PendingWrite[] = [];
   let running: Promise<void> | undefined;
   let closed = false;
 
   function schedule(): void {
-    if (running !== undefined || queue.length === 0) return;
+    if (running !== undefined || (queue.length === 0 && writes.length === 0)) return;
     running = (async () => {
       // Let callers already on their way in this turn of the event loop join the batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      while (queue.length > 0) {
+      while (queue.length > 0 || writes.length > 0) {
         const batch = queue.slice(0, maxBatch);
         queue = queue.slice(batch.length);
-        await commitBatch(batch);
+        const batchWrites = writes.slice(0, maxBatch);
+        writes = writes.slice(batchWrites.length);
+        await commitBatch(batch, batchWrites);
       }
     })().finally(() => {
       running = undefined;
@@ -179,28 +201,40 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
     });
   }
 
-  async function commitBatch(batch: readonly Pending[]): Promise<void> {
+  async function commitBatch(
+    batch: readonly Pending[],
+    batchWrites: readonly PendingWrite[],
+  ): Promise<void> {
     let live = batch;
-    while (live.length > 0) {
+    let liveWrites = batchWrites;
+    while (live.length > 0 || liveWrites.length > 0) {
       try {
-        const committed = await commitOnce(live);
+        const committed = await commitOnce(live, liveWrites);
+        for (const pending of liveWrites) pending.resolve();
         await answer(committed);
         return;
       } catch (error) {
         if (error instanceof EffectFailure) {
           error.pending.reject(error.cause);
           live = live.filter((p) => p !== error.pending);
+          liveWrites = liveWrites.filter((p) => p !== error.pending);
           continue;
         }
         const failure = asAppendError(error);
-        for (const pending of live) pending.reject(failure);
+        for (const pending of [...live, ...liveWrites]) pending.reject(failure);
         return;
       }
     }
   }
 
-  /** One attempt: lock, resync if needed, dedupe, hash, sign, write; all in one transaction. */
-  async function commitOnce(batch: readonly Pending[]): Promise<CommittedBatch> {
+  /**
+   * One attempt: lock, resync if needed, dedupe, hash, sign, write entries and then `batchWrites`;
+   * all in one transaction.
+   */
+  async function commitOnce(
+    batch: readonly Pending[],
+    batchWrites: readonly PendingWrite[],
+  ): Promise<CommittedBatch> {
     const integratedTime = Math.floor(options.clock.now().getTime() / 1000);
     let outcome: CommittedBatch | undefined;
     try {
@@ -255,6 +289,13 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
             'before-commit',
             entries.map((e) => e.kind),
           );
+        }
+        for (const pending of batchWrites) {
+          try {
+            await pending.work(session);
+          } catch (error) {
+            throw new EffectFailure(pending, error);
+          }
         }
         outcome = {
           base,
@@ -367,6 +408,25 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
       );
       schedule();
       return Promise.all(promises);
+    },
+    write(work: LogWrite): Promise<void> {
+      if (closed) {
+        return Promise.reject(
+          new AppError('STORAGE_UNAVAILABLE', 'the log is shutting down', { retryAfterSeconds: 1 }),
+        );
+      }
+      if (writes.length >= maxPending) {
+        return Promise.reject(
+          new AppError(
+            'STORAGE_UNAVAILABLE',
+            `the log is busy (${writes.length} writes waiting); retry shortly`,
+            { retryAfterSeconds: 1 },
+          ),
+        );
+      }
+      const done = new Promise<void>((resolve, reject) => writes.push({ work, resolve, reject }));
+      schedule();
+      return done;
     },
     latestCheckpoint: () => state.checkpoint,
     pendingCount: () => queue.length,

@@ -13,7 +13,13 @@ import { createLogNoteVerifier, describeLog } from './log-keys.ts';
 import { createLogNodeCache, DEFAULT_NODE_CACHE_BYTES } from './log-node-cache.ts';
 import type { LogNodeCache, LogNodeCacheOptions } from './log-node-cache.ts';
 import { openLogSequencer } from './log-sequencer.ts';
-import type { LogAppend, LogAppendResult, LogFaultHook, LogSequencer } from './log-sequencer.ts';
+import type {
+  LogAppend,
+  LogAppendResult,
+  LogFaultHook,
+  LogSequencer,
+  LogWrite,
+} from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
 import type { LogReader } from './read-log.ts';
 
@@ -22,6 +28,8 @@ export interface TransparencyLog {
   readonly events: EventLog;
   /** Appends entries; refuses with STORAGE_UNAVAILABLE when the integrity check failed. */
   append(entries: readonly LogAppend[]): Promise<LogAppendResult[]>;
+  /** `LogSequencer.write`: a write committed with the next batch; refused like `append`. */
+  write(work: LogWrite): Promise<void>;
   /** The start-up integrity check's result. */
   readonly integrity: LogIntegrityReport;
   /** Whether the log can take appends, and why not. */
@@ -79,14 +87,16 @@ export async function openTransparencyLog(
       integrity.firstBadIndex === undefined ? '' : ` at index ${integrity.firstBadIndex}`;
     problem = `the log failed its integrity check${where}: ${integrity.problem ?? 'unknown problem'}; appends are refused`;
   }
+  const refuse = (): Promise<never> =>
+    Promise.reject(
+      new AppError('STORAGE_UNAVAILABLE', problem ?? 'the log is not open', {
+        hint: 'run countersign log verify and restore the log from a backup',
+      }),
+    );
   const append = (entries: readonly LogAppend[]): Promise<LogAppendResult[]> =>
-    sequencer === undefined
-      ? Promise.reject(
-          new AppError('STORAGE_UNAVAILABLE', problem ?? 'the log is not open', {
-            hint: 'run countersign log verify and restore the log from a backup',
-          }),
-        )
-      : sequencer.append(entries);
+    sequencer === undefined ? refuse() : sequencer.append(entries);
+  const write = (work: LogWrite): Promise<void> =>
+    sequencer === undefined ? refuse() : sequencer.write(work);
   return {
     reader: createLogReader(
       storage.log,
@@ -95,6 +105,7 @@ export async function openTransparencyLog(
     ),
     events: createEventLog({ append }),
     append,
+    write,
     integrity,
     readiness: () => (problem === undefined ? { ok: true } : { ok: false, problem }),
     async close() {
@@ -114,13 +125,13 @@ export function unavailableTransparencyLog(
   origin: string,
   problem: string,
 ): TransparencyLog {
-  const append = (): Promise<LogAppendResult[]> =>
-    Promise.reject(new AppError('STORAGE_UNAVAILABLE', problem));
+  const append = (): Promise<never> => Promise.reject(new AppError('STORAGE_UNAVAILABLE', problem));
   const integrity: LogIntegrityReport = { ok: false, treeSize: 0n, problem };
   return {
     reader: createLogReader(storage.log, describeLog(origin, logKey.publicKeySpki)),
     events: createEventLog({ append }),
     append,
+    write: append,
     integrity,
     readiness: () => ({ ok: false, problem }),
     close: () => Promise.resolve(),

@@ -6,7 +6,6 @@
  * timestamp, the shape sigstore-js and sigstore-go both verify (specs/sigstore-interop.md §0.1).
  */
 import { AppError } from '../core/errors.ts';
-import { createGroupCommit } from './group-commit.ts';
 import type {
   Clock,
   EphemeralKeyFactory,
@@ -14,7 +13,6 @@ import type {
   Random,
   SigningRepository,
   SigningRequestRecord,
-  Storage,
   StorageSession,
 } from '../core/ports.ts';
 import { serializeBundle, type Bundle } from '../core/sigstore/bundle.ts';
@@ -108,7 +106,7 @@ export interface SignDeps {
   /** The CA of a product/channel (cached by the caller). Throws NOT_FOUND when there is none. */
   readonly channelCa: (product: string, channel: string) => Promise<OpenChannelCa>;
   readonly ephemeralKeys: EphemeralKeyFactory;
-  readonly log: Pick<TransparencyLog, 'append'>;
+  readonly log: Pick<TransparencyLog, 'append' | 'write'>;
   /** The log key (purpose `log`), for the SET. */
   readonly logKey: KeyHandle;
   /** SHA-256 of the log key's SPKI. */
@@ -477,8 +475,6 @@ export interface SigningService {
 }
 
 export interface SigningServiceDeps extends Omit<SignDeps, 'channelCa' | 'signings'> {
-  /** Where bundles are stored: concurrent signings share one commit (`createGroupCommit`). */
-  readonly storage: Pick<Storage, 'transaction'>;
   readonly pki: Pick<PkiDeps, 'serviceKeys' | 'store'>;
   readonly trust: TrustedRootDeps;
 }
@@ -499,12 +495,10 @@ export function createSigningService(deps: SigningServiceDeps): SigningService {
     }
     return ca;
   };
-  const attachBundles = createGroupCommit<Parameters<SigningRepository['attachBundle']>>(
-    deps.storage,
-    (session, args) => session.signings.attachBundle(...args),
-  );
+  // A bundle is stored with the log's next batch: concurrent signings' bundles share the commit
+  // the log makes anyway instead of paying for their own.
   const signings: SignDeps['signings'] = {
-    attachBundle: (...args) => attachBundles(args),
+    attachBundle: (...args) => deps.log.write((session) => session.signings.attachBundle(...args)),
   };
   return {
     sign: (request) => sign(request, { ...deps, channelCa, signings }),

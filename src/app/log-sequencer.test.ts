@@ -5,7 +5,7 @@ import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import { openCheckpoint } from '../core/tlog/checkpoint.ts';
 import { verifyConsistencyProof, verifyInclusionProof } from '../core/tlog/proof.ts';
 import { hashLeaf } from '../core/tlog/merkle.ts';
-import type { Clock, KeyHandle, Storage } from '../core/ports.ts';
+import type { ApiTokenRecord, Clock, KeyHandle, Storage } from '../core/ports.ts';
 import { requireComponentForSuite } from '../../test/support/components.ts';
 import { createTestStorageEngines, openFreshStorage } from '../../test/support/storage-engines.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +28,20 @@ const logKey: KeyHandle = loadOrCreateFileKey({
 const origin = defaultLogOrigin('log.test', logKey.publicKeySpki);
 const verifier = createLogNoteVerifier(origin, logKey.publicKeySpki);
 const clock: Clock = { now: () => new Date('2026-11-23T12:00:00Z') };
+
+/** An API token record: something for an effect or a write to store. */
+function apiToken(id: string): ApiTokenRecord {
+  return {
+    id,
+    name: id,
+    role: 'admin',
+    userId: null,
+    secretHash: new Uint8Array(32),
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+    expiresAt: null,
+    revokedAt: null,
+  };
+}
 
 function body(text: string): Uint8Array {
   return new TextEncoder().encode(text);
@@ -142,22 +156,11 @@ for (const engine of createTestStorageEngines()) {
       it('fails that entry alone and commits the rest without its effect', async (t) => {
         const { storage } = await openFreshStorage(t, engine);
         const sequencer = await openSequencer(t, storage);
-        const created = new Date('2026-01-01T00:00:00Z');
-        const token = (id: string) => ({
-          id,
-          name: id,
-          role: 'admin' as const,
-          userId: null,
-          secretHash: new Uint8Array(32),
-          createdAt: created,
-          expiresAt: null,
-          revokedAt: null,
-        });
         const good = sequencer.append([
           {
             kind: 'test/v1',
             body: body('good'),
-            effect: (s) => s.apiTokens.insert(token('t-good')),
+            effect: (s) => s.apiTokens.insert(apiToken('t-good')),
           },
         ]);
         const bad = sequencer.append([
@@ -165,7 +168,7 @@ for (const engine of createTestStorageEngines()) {
             kind: 'test/v1',
             body: body('bad'),
             effect: async (s) => {
-              await s.apiTokens.insert(token('t-bad'));
+              await s.apiTokens.insert(apiToken('t-bad'));
               throw new Error('approval already consumed');
             },
           },
@@ -180,18 +183,6 @@ for (const engine of createTestStorageEngines()) {
     });
 
     describe('writes that share a batch (write)', () => {
-      const created = new Date('2026-01-01T00:00:00Z');
-      const token = (id: string) => ({
-        id,
-        name: id,
-        role: 'admin' as const,
-        userId: null,
-        secretHash: new Uint8Array(32),
-        createdAt: created,
-        expiresAt: null,
-        revokedAt: null,
-      });
-
       it('commits writes with the entries appended beside them, in one transaction', async (t) => {
         const { storage } = await openFreshStorage(t, engine);
         const sequencer = await openSequencer(t, storage);
@@ -214,7 +205,7 @@ for (const engine of createTestStorageEngines()) {
         const ids = Array.from({ length: 20 }, (_, i) => `t-${String(i)}`);
         await Promise.all([
           counted.append([{ kind: 'test/v1', body: body('beside the writes') }]),
-          ...ids.map((id) => counted.write((session) => session.apiTokens.insert(token(id)))),
+          ...ids.map((id) => counted.write((session) => session.apiTokens.insert(apiToken(id)))),
         ]);
         assert.equal(transactions, 1, 'the entry and all 20 writes share one commit');
         for (const id of ids) assert.ok(await storage.apiTokens.findById(id), id);
@@ -226,7 +217,7 @@ for (const engine of createTestStorageEngines()) {
         const sequencer = await openSequencer(t, storage);
         await sequencer.append([{ kind: 'test/v1', body: body('first') }]);
         const before = sequencer.latestCheckpoint();
-        await sequencer.write((session) => session.apiTokens.insert(token('alone')));
+        await sequencer.write((session) => session.apiTokens.insert(apiToken('alone')));
         assert.ok(await storage.apiTokens.findById('alone'));
         assert.equal(await storage.log.treeSize(), 1n);
         assert.deepEqual(sequencer.latestCheckpoint(), before);
@@ -237,9 +228,9 @@ for (const engine of createTestStorageEngines()) {
         const { storage } = await openFreshStorage(t, engine);
         const sequencer = await openSequencer(t, storage);
         const entry = sequencer.append([{ kind: 'test/v1', body: body('kept') }]);
-        const good = sequencer.write((session) => session.apiTokens.insert(token('w-good')));
+        const good = sequencer.write((session) => session.apiTokens.insert(apiToken('w-good')));
         const bad = sequencer.write(async (session) => {
-          await session.apiTokens.insert(token('w-bad'));
+          await session.apiTokens.insert(apiToken('w-bad'));
           throw new Error('bundle refused');
         });
         await assert.rejects(bad, /bundle refused/);
@@ -254,7 +245,7 @@ for (const engine of createTestStorageEngines()) {
         const sequencer = await openSequencer(t, storage);
         await sequencer.close();
         await assert.rejects(
-          sequencer.write((session) => session.apiTokens.insert(token('late'))),
+          sequencer.write((session) => session.apiTokens.insert(apiToken('late'))),
           (error: { code?: string }) => error.code === 'STORAGE_UNAVAILABLE',
         );
         assert.equal(await storage.apiTokens.findById('late'), undefined);

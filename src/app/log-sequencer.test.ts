@@ -5,7 +5,8 @@ import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import { openCheckpoint } from '../core/tlog/checkpoint.ts';
 import { verifyConsistencyProof, verifyInclusionProof } from '../core/tlog/proof.ts';
 import { hashLeaf } from '../core/tlog/merkle.ts';
-import type { ApiTokenRecord, Clock, KeyHandle, Storage } from '../core/ports.ts';
+import { AppError } from '../core/errors.ts';
+import type { ApiTokenRecord, Clock, KeyHandle, Storage, StorageSession } from '../core/ports.ts';
 import { requireComponentForSuite } from '../../test/support/components.ts';
 import { createTestStorageEngines, openFreshStorage } from '../../test/support/storage-engines.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -238,6 +239,43 @@ for (const engine of createTestStorageEngines()) {
         assert.equal((await entry)[0]?.index, 0n);
         assert.ok(await storage.apiTokens.findById('w-good'));
         assert.equal(await storage.apiTokens.findById('w-bad'), undefined);
+      });
+
+      it('answers an entry batch whose COMMIT reply was lost by its checkpoint, but fails writes alone in a batch', async (t) => {
+        const { storage } = await openFreshStorage(t, engine);
+        // The next transaction commits, and then the connection "drops" before the reply.
+        let loseReply = false;
+        const flaky = new Proxy(storage, {
+          get(target, property) {
+            if (property === 'transaction') {
+              return async <T>(work: (session: StorageSession) => Promise<T>): Promise<T> => {
+                const result = await target.transaction(work);
+                if (loseReply) {
+                  loseReply = false;
+                  throw new AppError('STORAGE_UNAVAILABLE', 'connection lost after COMMIT');
+                }
+                return result;
+              };
+            }
+            const value: unknown = Reflect.get(target, property);
+            return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+          },
+        });
+        const sequencer = await openSequencer(t, flaky);
+        // Entries and writes together: the batch's checkpoint proves the commit, for both.
+        loseReply = true;
+        const [[entry]] = await Promise.all([
+          sequencer.append([{ kind: 'test/v1', body: body('proven') }]),
+          sequencer.write((session) => session.apiTokens.insert(apiToken('with-entry'))),
+        ]);
+        assert.equal(entry?.index, 0n);
+        // Writes alone: no checkpoint of their own proves anything, so they fail (even though
+        // this simulated commit went through).
+        loseReply = true;
+        await assert.rejects(
+          sequencer.write((session) => session.apiTokens.insert(apiToken('alone'))),
+          (error: { code?: string }) => error.code === 'STORAGE_UNAVAILABLE',
+        );
       });
 
       it('refuses writes once closed, with STORAGE_UNAVAILABLE', async (t) => {

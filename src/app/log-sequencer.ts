@@ -317,6 +317,9 @@ export async function openLogSequencer(options: LogSequencerOptions): Promise<Lo
         throw error;
       // The commit may have happened even though we saw an error (connection lost after COMMIT
       // was sent, threat-model FT-2). Re-read before answering: if our checkpoint is there, it did.
+      // A batch that appended nothing signed no checkpoint of its own, so nothing can prove that
+      // its writes committed: they fail.
+      if (outcome.fresh.length === 0 && batchWrites.length > 0) throw error;
       if (!(await isCommitted(outcome.checkpoint))) throw error;
     }
     if (outcome === undefined)

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import type { LogRepository } from '../core/ports.ts';
 import { openStorage } from '../adapters/storage/open-storage.ts';
 import { requireComponentForSuite } from '../../test/support/components.ts';
@@ -13,20 +9,16 @@ import {
   createSqliteTestEngine,
   openFreshStorage,
 } from '../../test/support/storage-engines.ts';
-import { defaultLogOrigin, describeLog } from './log-keys.ts';
+import { createTestLogKey } from '../../test/support/log-key.ts';
+import { describeLog } from './log-keys.ts';
 import { createLogNodeCache, lowestLevelWithin } from './log-node-cache.ts';
 import { openLogSequencer } from './log-sequencer.ts';
 import { openTransparencyLog } from './open-transparency-log.ts';
 import { createLogReader } from './read-log.ts';
 
-const keyDir = mkdtempSync(join(tmpdir(), 'countersign-node-cache-'));
 const engine = createSqliteTestEngine();
-after(async () => {
-  rmSync(keyDir, { recursive: true, force: true });
-  await engine.dispose();
-});
-const logKey = loadOrCreateFileKey({ path: join(keyDir, 'log.pem'), id: 'log', purpose: 'log' });
-const origin = defaultLogOrigin('cache.test', logKey.publicKeySpki);
+after(() => engine.dispose());
+const { logKey, origin } = createTestLogKey('cache');
 const info = describeLog(origin, logKey.publicKeySpki);
 const clock = { now: () => new Date('2026-11-23T12:00:00Z') };
 

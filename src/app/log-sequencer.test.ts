@@ -1,32 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import { openCheckpoint } from '../core/tlog/checkpoint.ts';
 import { verifyConsistencyProof, verifyInclusionProof } from '../core/tlog/proof.ts';
 import { hashLeaf } from '../core/tlog/merkle.ts';
 import { AppError } from '../core/errors.ts';
-import type { ApiTokenRecord, Clock, KeyHandle, Storage, StorageSession } from '../core/ports.ts';
+import type { ApiTokenRecord, Clock, Storage, StorageSession } from '../core/ports.ts';
 import { requireComponentForSuite } from '../../test/support/components.ts';
+import { createTestLogKey } from '../../test/support/log-key.ts';
 import { createTestStorageEngines, openFreshStorage } from '../../test/support/storage-engines.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { checkLogIntegrity } from './check-log-integrity.ts';
-import { createLogNoteVerifier, defaultLogOrigin, describeLog } from './log-keys.ts';
+import { createLogNoteVerifier, describeLog } from './log-keys.ts';
 import { openLogSequencer } from './log-sequencer.ts';
 import type { LogAppendResult, LogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
 import { createEventLog } from './append-event.ts';
 
-const keyDir = mkdtempSync(join(tmpdir(), 'countersign-logkey-'));
-after(() => rmSync(keyDir, { recursive: true, force: true }));
-const logKey: KeyHandle = loadOrCreateFileKey({
-  path: join(keyDir, 'log.pem'),
-  id: 'log',
-  purpose: 'log',
-});
-const origin = defaultLogOrigin('log.test', logKey.publicKeySpki);
+const { logKey, origin } = createTestLogKey('log');
 const verifier = createLogNoteVerifier(origin, logKey.publicKeySpki);
 const clock: Clock = { now: () => new Date('2026-11-23T12:00:00Z') };
 

@@ -1,25 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import { hashLeaf } from '../core/tlog/merkle.ts';
 import { verifyInclusionProof } from '../core/tlog/proof.ts';
+import { createTestLogKey } from '../../test/support/log-key.ts';
 import { createSqliteTestEngine, openFreshStorage } from '../../test/support/storage-engines.ts';
-import { defaultLogOrigin, describeLog } from './log-keys.ts';
+import { describeLog } from './log-keys.ts';
 import { openLogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
 
-const keyDir = mkdtempSync(join(tmpdir(), 'countersign-read-log-'));
 const engine = createSqliteTestEngine();
-after(async () => {
-  rmSync(keyDir, { recursive: true, force: true });
-  await engine.dispose();
-});
-const logKey = loadOrCreateFileKey({ path: join(keyDir, 'log.pem'), id: 'log', purpose: 'log' });
-const origin = defaultLogOrigin('read.test', logKey.publicKeySpki);
+after(() => engine.dispose());
+const { logKey, origin } = createTestLogKey('read');
 const clock = { now: () => new Date('2026-11-23T12:00:00Z') };
 
 /** A log of `size` entries, its sequencer, and its repository counting checkpoint reads. */

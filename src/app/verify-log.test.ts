@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { loadOrCreateFileKey } from '../adapters/keys/file-key.ts';
 import { parseTilePath } from '../core/tlog/tiles.ts';
+import { createTestLogKey } from '../../test/support/log-key.ts';
 import { createSqliteTestEngine, openFreshStorage } from '../../test/support/storage-engines.ts';
-import { createLogNoteVerifier, defaultLogOrigin, describeLog } from './log-keys.ts';
+import { createLogNoteVerifier, describeLog } from './log-keys.ts';
 import { openLogSequencer } from './log-sequencer.ts';
 import { createLogReader } from './read-log.ts';
 import type { LogReader } from './read-log.ts';
@@ -17,14 +16,9 @@ import {
   verifyLogFromTiles,
 } from './verify-log.ts';
 
-const keyDir = mkdtempSync(join(tmpdir(), 'countersign-verify-log-'));
 const engine = createSqliteTestEngine();
-after(async () => {
-  rmSync(keyDir, { recursive: true, force: true });
-  await engine.dispose();
-});
-const logKey = loadOrCreateFileKey({ path: join(keyDir, 'log.pem'), id: 'log', purpose: 'log' });
-const origin = defaultLogOrigin('verify.test', logKey.publicKeySpki);
+after(() => engine.dispose());
+const { logKey, origin, dir: keyDir } = createTestLogKey('verify');
 const identity = { origin, verifier: createLogNoteVerifier(origin, logKey.publicKeySpki) };
 const clock = { now: () => new Date('2026-11-23T12:00:00Z') };
 

@@ -20,15 +20,26 @@ export interface StorageChild {
   stderr(): string;
 }
 
+/** What `storage-child.ts` does (see its header). */
+export type StorageChildMode = 'hold' | 'open' | 'write' | 'commit';
+
+/** The command line of `storage-child.ts <mode> <options> [...args]`, to run it under a wrapper. */
+export function storageChildCommand(
+  mode: StorageChildMode,
+  options: StorageOptions,
+  ...args: string[]
+): [string, ...string[]] {
+  return [process.execPath, CHILD_SCRIPT, mode, JSON.stringify(options), ...args];
+}
+
 /** Starts `storage-child.ts <mode> <options> [...args]`. */
 export function spawnStorageChild(
-  mode: 'hold' | 'open' | 'write',
+  mode: StorageChildMode,
   options: StorageOptions,
   ...args: string[]
 ): StorageChild {
-  const child = spawn(process.execPath, [CHILD_SCRIPT, mode, JSON.stringify(options), ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const [command, ...commandArgs] = storageChildCommand(mode, options, ...args);
+  const child = spawn(command, commandArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let partial = '';
   let errors = '';

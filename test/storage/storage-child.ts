@@ -6,6 +6,9 @@
  * - `open`: tries to open it and prints `{"ok":true}` or `{"ok":false,"code":…,"message":…}`.
  * - `write <label>`: appends forever; after each transaction resolved (commit durable) prints
  *   `ack <token id> <tree size>`. The parent kills it with SIGKILL.
+ * - `commit <count>`: opens existing storage without migrating, runs `count` small write
+ *   transactions, printing after each one
+ *   `{"ok":true}` or `{"ok":false,"code":…,"message":…}`, then the same for one read, and exits.
  */
 import { isAppError } from '../../src/core/errors.ts';
 import { openStorage, type StorageOptions } from '../../src/adapters/storage/open-storage.ts';
@@ -65,7 +68,42 @@ async function writeForever(): Promise<never> {
   }
 }
 
+async function commitThenRead(count: number): Promise<void> {
+  // Opened as it is, without migrating: nothing but these transactions writes.
+  const storage = await openStorage(options, { migrate: false });
+  const report = async (work: () => Promise<unknown>) => {
+    try {
+      await work();
+      print(JSON.stringify({ ok: true }));
+    } catch (error) {
+      const code = isAppError(error) ? error.code : 'UNKNOWN';
+      const message = error instanceof Error ? error.message : String(error);
+      print(JSON.stringify({ ok: false, code, message }));
+    }
+  };
+  for (let n = 0; n < count; n++) {
+    const id = `commit-${n}`;
+    await report(() =>
+      storage.transaction((session) =>
+        session.apiTokens.insert({
+          id,
+          name: id,
+          role: 'auditor',
+          userId: null,
+          secretHash: labelHash(id),
+          createdAt: new Date(1_700_000_000_000 + n),
+          expiresAt: null,
+          revokedAt: null,
+        }),
+      ),
+    );
+  }
+  await report(() => storage.governance.latestVersion());
+  await storage.close().catch(() => undefined);
+}
+
 if (mode === 'hold') await hold();
+else if (mode === 'commit') await commitThenRead(Number(label));
 else if (mode === 'open') await tryOpen();
 else if (mode === 'write') await writeForever();
 else throw new Error(`unknown mode ${String(mode)}`);

@@ -6,6 +6,13 @@
  * only a question of ordering: a FIFO queue hands the connection to one holder at a time (a
  * transaction holds it from BEGIN to COMMIT), so statements of different transactions never
  * interleave and callers are served in arrival order.
+ *
+ * Durability can be handed to the caller (`makeDurable`): the connection then commits without
+ * syncing and the driver, still holding the connection, waits for `makeDurable` after every COMMIT
+ * and every write outside a transaction. The event loop keeps running during the sync (it is a
+ * file-system call on libuv's thread pool, not a blocking one inside SQLite), yet no statement on
+ * this connection can see a commit before it is durable, and no caller is answered before it is.
+ * A failed sync leaves data that may or may not be on disk, so the driver refuses all later work.
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
 import {
@@ -34,6 +41,13 @@ export interface NodeSqliteDialectConfig {
   readonly beforeAcquire?: () => void;
   /** Prepared statements kept for reuse, keyed by SQL text. */
   readonly statementCacheSize?: number;
+  /**
+   * Makes what was committed so far durable (the embedded storage: fdatasync of the write-ahead
+   * log). When given, it is awaited after every COMMIT and every write outside a transaction,
+   * before the statement resolves and while the connection is still held. If it rejects, the
+   * statement fails with STORAGE_UNAVAILABLE and so does everything after it.
+   */
+  readonly makeDurable?: () => Promise<void>;
 }
 
 /** Kysely's SQLite dialect over `node:sqlite`. */
@@ -74,6 +88,7 @@ class NodeSqliteDriver implements Driver {
       config.database,
       config.mapError,
       config.statementCacheSize ?? DEFAULT_STATEMENT_CACHE_SIZE,
+      config.makeDurable,
     );
   }
 
@@ -87,6 +102,11 @@ class NodeSqliteDriver implements Driver {
     if (!this.#config.database.isOpen) {
       this.#queue.unlock();
       throw new AppError('STORAGE_UNAVAILABLE', 'storage is closed');
+    }
+    const failure = this.#connection.durabilityFailure;
+    if (failure !== undefined) {
+      this.#queue.unlock();
+      throw failure;
     }
     return this.#connection;
   }
@@ -132,26 +152,65 @@ class NodeSqliteDriver implements Driver {
 interface CachedStatement {
   readonly statement: StatementSync;
   readonly isReader: boolean;
+  /** False only for statements that cannot have written anything (SELECT, BEGIN, ROLLBACK). */
+  readonly mayWrite: boolean;
 }
+
+/** Statements after which nothing new can need syncing; anything else is treated as a write. */
+const NON_WRITING_STATEMENT = /^\s*(?:select|begin|rollback)\b/i;
 
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #database: DatabaseSync;
   readonly #mapError: (error: unknown) => AppError;
   readonly #cacheSize: number;
   readonly #statements = new Map<string, CachedStatement>();
+  readonly #makeDurable: (() => Promise<void>) | undefined;
+  #durabilityFailure: AppError | undefined;
 
-  constructor(database: DatabaseSync, mapError: (error: unknown) => AppError, cacheSize: number) {
+  constructor(
+    database: DatabaseSync,
+    mapError: (error: unknown) => AppError,
+    cacheSize: number,
+    makeDurable: (() => Promise<void>) | undefined,
+  ) {
     this.#database = database;
     this.#mapError = mapError;
     this.#cacheSize = cacheSize;
+    this.#makeDurable = makeDurable;
+  }
+
+  /** Set once a sync failed: what every later use of the storage fails with. */
+  get durabilityFailure(): AppError | undefined {
+    return this.#durabilityFailure;
   }
 
   executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#durabilityFailure !== undefined) return Promise.reject(this.#durabilityFailure);
+    let result: QueryResult<R>;
+    let mayWrite: boolean;
     try {
-      return Promise.resolve(this.#execute<R>(compiledQuery));
+      ({ result, mayWrite } = this.#execute<R>(compiledQuery));
     } catch (error) {
       return Promise.reject(this.#mapError(error));
     }
+    // A COMMIT, or a write in autocommit mode, has just committed: sync before anyone hears of it.
+    if (this.#makeDurable === undefined || !mayWrite || this.#database.isTransaction) {
+      return Promise.resolve(result);
+    }
+    return this.#makeDurable().then(
+      () => result,
+      (cause: unknown) => {
+        this.#durabilityFailure = new AppError(
+          'STORAGE_UNAVAILABLE',
+          'the SQLite write-ahead log could not be synced to disk; committed data may be lost',
+          {
+            cause,
+            hint: 'check the disk holding the data directory, then restart the service: it refuses all storage work until then',
+          },
+        );
+        throw this.#durabilityFailure;
+      },
+    );
   }
 
   streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
@@ -165,12 +224,15 @@ class NodeSqliteConnection implements DatabaseConnection {
     return iterator;
   }
 
-  #execute<R>(compiledQuery: CompiledQuery): QueryResult<R> {
-    const { statement, isReader } = this.#prepare(compiledQuery.sql);
+  #execute<R>(compiledQuery: CompiledQuery): {
+    readonly result: QueryResult<R>;
+    readonly mayWrite: boolean;
+  } {
+    const { statement, isReader, mayWrite } = this.#prepare(compiledQuery.sql);
     const parameters = toSqlInputs(compiledQuery.parameters);
-    if (isReader) return { rows: statement.all(...parameters) as R[] };
+    if (isReader) return { result: { rows: statement.all(...parameters) as R[] }, mayWrite };
     const { changes } = statement.run(...parameters);
-    return { numAffectedRows: BigInt(changes), rows: [] };
+    return { result: { numAffectedRows: BigInt(changes), rows: [] }, mayWrite };
   }
 
   #prepare(sql: string): CachedStatement {
@@ -179,7 +241,11 @@ class NodeSqliteConnection implements DatabaseConnection {
     const statement = this.#database.prepare(sql);
     // A statement that returns columns is read with all(), anything else run() for its changes
     // (the `reader` flag Kysely's better-sqlite3 driver uses does not exist in node:sqlite).
-    const entry = { statement, isReader: statement.columns().length > 0 };
+    const entry = {
+      statement,
+      isReader: statement.columns().length > 0,
+      mayWrite: !NON_WRITING_STATEMENT.test(sql),
+    };
     // Statements with the same text are reused; the oldest one goes when the cache is full.
     if (this.#statements.size >= this.#cacheSize) {
       const oldest = this.#statements.keys().next();

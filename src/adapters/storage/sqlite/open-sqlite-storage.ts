@@ -1,10 +1,13 @@
 /**
  * Embedded storage: one SQLite file in a data directory, through node:sqlite (DESIGN.md §4).
  *
- * Durability (threat model FT-4): WAL with `synchronous=FULL`, so a transaction that resolved has
- * been fsynced and survives power loss on honest storage. The pragmas are read back after being
- * set and the open is refused if any is not in effect (a file system without WAL support, for
- * one). Exclusivity (E5): the data directory is locked for the life of the storage.
+ * Durability (threat model FT-4): WAL, and a transaction resolves only once its write-ahead log
+ * frames have been fdatasynced, so it survives power loss on honest storage. The sync runs on
+ * libuv's thread pool rather than inside COMMIT (`synchronous=NORMAL` plus `wal-sync.ts`), so a
+ * disk flush no longer stalls the event loop; the driver holds the connection until it returns.
+ * The pragmas are read back after being set and the open is refused if any is not in effect (a
+ * file system without WAL support, for one). Exclusivity (E5): the data directory is locked for
+ * the life of the storage.
  */
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -18,6 +21,7 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { mapSqliteError } from './map-sqlite-error.ts';
 import { NodeSqliteDialect } from './node-sqlite-dialect.ts';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
+import { createWalSync } from './wal-sync.ts';
 
 /** The database file inside the data directory. */
 export const SQLITE_DATABASE_FILE_NAME = 'countersign.db';
@@ -25,8 +29,11 @@ export const SQLITE_DATABASE_FILE_NAME = 'countersign.db';
 /** How long a statement waits for a lock held by another connection (backup tools, mostly). */
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
-/** `PRAGMA synchronous` value of FULL. */
-const SYNCHRONOUS_FULL = 2;
+/**
+ * `PRAGMA synchronous` value of NORMAL: COMMIT does not sync the write-ahead log itself, the
+ * driver does it right after (`wal-sync.ts`). Checkpoints still sync as SQLite does under FULL.
+ */
+const SYNCHRONOUS_NORMAL = 1;
 
 export interface SqliteStorageOptions {
   readonly dataDir: string;
@@ -63,7 +70,7 @@ export async function openSqliteStorage(
         timeout: busyTimeoutMs,
       });
       database.exec('PRAGMA journal_mode = WAL');
-      database.exec('PRAGMA synchronous = FULL');
+      database.exec('PRAGMA synchronous = NORMAL');
       database.exec('PRAGMA foreign_keys = ON');
       database.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
     } catch (error) {
@@ -77,11 +84,13 @@ export async function openSqliteStorage(
       });
     }
     const guard = new ConnectionGuard();
+    const walSync = createWalSync(path);
     const db = new Kysely<StorageSchema>({
       dialect: new NodeSqliteDialect({
         database,
         mapError: mapSqliteError,
         beforeAcquire: () => guard.assertCanAcquire(),
+        makeDurable: () => walSync.sync(),
       }),
     });
     try {
@@ -96,6 +105,7 @@ export async function openSqliteStorage(
         onClose: async () => {
           try {
             await checkpointer?.stop();
+            await walSync.close();
           } finally {
             lock.release();
           }
@@ -103,6 +113,7 @@ export async function openSqliteStorage(
       });
     } catch (error) {
       await db.destroy();
+      await walSync.close();
       throw error;
     }
   } catch (error) {
@@ -115,8 +126,8 @@ export async function openSqliteStorage(
 
 /**
  * Reads back the pragmas Countersign's durability depends on and throws CONFIG_INVALID, listing
- * every one not in effect, unless all are: `journal_mode=wal`, `synchronous=FULL`,
- * `foreign_keys=ON`, `busy_timeout=busyTimeoutMs`.
+ * every one not in effect, unless all are: `journal_mode=wal`, `synchronous=NORMAL` (the driver
+ * syncs each commit itself), `foreign_keys=ON`, `busy_timeout=busyTimeoutMs`.
  */
 export function verifySqlitePragmas(database: DatabaseSync, busyTimeoutMs: number): void {
   const read = (name: string): unknown => {
@@ -138,8 +149,8 @@ export function verifySqlitePragmas(database: DatabaseSync, busyTimeoutMs: numbe
     });
   }
   const synchronous = read('synchronous');
-  if (synchronous !== SYNCHRONOUS_FULL) {
-    problems.push({ path: 'synchronous', message: `is ${String(synchronous)}, needs 2 (FULL)` });
+  if (synchronous !== SYNCHRONOUS_NORMAL) {
+    problems.push({ path: 'synchronous', message: `is ${String(synchronous)}, needs 1 (NORMAL)` });
   }
   const foreignKeys = read('foreign_keys');
   if (foreignKeys !== 1) {

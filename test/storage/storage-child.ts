@@ -12,6 +12,7 @@
  */
 import { isAppError } from '../../src/core/errors.ts';
 import { openStorage, type StorageOptions } from '../../src/adapters/storage/open-storage.ts';
+import type { ApiTokenRecord } from '../../src/core/ports.ts';
 import { labelHash, makeLogBatch } from '../support/log-batch.ts';
 
 const [mode, optionsJson = '{}', label = 'w'] = process.argv.slice(2);
@@ -41,21 +42,26 @@ async function tryOpen(): Promise<void> {
   }
 }
 
+/** The API token row the `n`th write of a mode inserts, so each transaction writes something. */
+function tokenRecord(id: string, n: number): ApiTokenRecord {
+  return {
+    id,
+    name: id,
+    role: 'auditor',
+    userId: null,
+    secretHash: labelHash(id),
+    createdAt: new Date(1_700_000_000_000 + n),
+    expiresAt: null,
+    revokedAt: null,
+  };
+}
+
 async function writeForever(): Promise<never> {
   const storage = await openStorage(options);
   for (let n = 0; ; n++) {
     const id = `${label}-${n}`;
     const size = await storage.transaction(async (session) => {
-      await session.apiTokens.insert({
-        id,
-        name: id,
-        role: 'auditor',
-        userId: null,
-        secretHash: labelHash(id),
-        createdAt: new Date(1_700_000_000_000 + n),
-        expiresAt: null,
-        revokedAt: null,
-      });
+      await session.apiTokens.insert(tokenRecord(id, n));
       await session.log.lockForAppend();
       const previousSize = await session.log.treeSize();
       const batch = makeLogBatch(previousSize, 1 + (n % 8), {
@@ -84,18 +90,7 @@ async function commitThenRead(count: number): Promise<void> {
   for (let n = 0; n < count; n++) {
     const id = `commit-${n}`;
     await report(() =>
-      storage.transaction((session) =>
-        session.apiTokens.insert({
-          id,
-          name: id,
-          role: 'auditor',
-          userId: null,
-          secretHash: labelHash(id),
-          createdAt: new Date(1_700_000_000_000 + n),
-          expiresAt: null,
-          revokedAt: null,
-        }),
-      ),
+      storage.transaction((session) => session.apiTokens.insert(tokenRecord(id, n))),
     );
   }
   await report(() => storage.governance.latestVersion());

@@ -5,6 +5,7 @@
  * Shared by `plan`, `apply`, the demo workspace and the offline `policy test`, so a policy set
  * hashes the same wherever it is assembled.
  */
+import { isDisplaySafe } from '../core/display-text.ts';
 import { createHash } from 'node:crypto';
 import { canonicalizeJson } from '../core/canonical-json.ts';
 import { AppError, type FieldError } from '../core/errors.ts';
@@ -68,7 +69,6 @@ export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 const FILE_NAME_MAX_CHARS = 255;
 /** Same rule as `policies.files` in governance.yaml: relative, no `..`, ends in `.cedar`. */
 const POLICY_FILE_NAME = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]{1,250}\.cedar$/;
-const PRINTABLE = /^[^\p{Cc}]+$/u;
 
 /**
  * Checks and compiles a submission. Nothing is stored.
@@ -176,7 +176,7 @@ function checkSubmission(submission: GovernanceSubmission): void {
   if (
     file.name.length === 0 ||
     file.name.length > FILE_NAME_MAX_CHARS ||
-    !PRINTABLE.test(file.name)
+    !isDisplaySafe(file.name)
   ) {
     errors.push({
       path: '/file/name',

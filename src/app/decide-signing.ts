@@ -8,6 +8,7 @@
  * the sign endpoint calls it with purpose `sign`, which consumes the token's `jti`, and may commit
  * its own records atomically with the event through `effect`.
  */
+import { isDisplaySafe } from '../core/display-text.ts';
 import { AppError, type FieldError } from '../core/errors.ts';
 import type { Workload } from '../core/governance/workload.ts';
 import type { Clock, StorageSession, TokenPurpose } from '../core/ports.ts';
@@ -203,8 +204,11 @@ export function createSigningDecisions(deps: DecideSigningDeps): SigningDecision
 function checkRequest(input: DecideSigningInput): void {
   const errors: FieldError[] = [];
   const checkName = (value: string, path: string, max: number) => {
-    if (value.length === 0 || value.length > max || /\p{Cc}/u.test(value)) {
-      errors.push({ path, message: `must be 1 to ${String(max)} printable characters` });
+    if (value.length === 0 || value.length > max || !isDisplaySafe(value)) {
+      errors.push({
+        path,
+        message: `must be 1 to ${String(max)} printable characters (no control or format characters such as bidi overrides)`,
+      });
     }
   };
   checkName(input.product, '/product', MAX_NAME_CHARS);

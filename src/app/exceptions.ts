@@ -14,6 +14,7 @@
  * `exception_uses` there and its `exception.used` event is appended from that outbox right after
  * (`Exceptions.sweep`, run periodically and before every read).
  */
+import { isDisplaySafe } from '../core/display-text.ts';
 import { AppError } from '../core/errors.ts';
 import { findChannel, WAIVABLE_CHECKS } from '../core/governance/governance.ts';
 import type { Governance, Group, WaivableCheck } from '../core/governance/governance.ts';
@@ -940,11 +941,10 @@ function checkText(
   options: { readonly allowEmpty?: boolean; readonly multiline?: boolean },
 ): string {
   const text = value.trim();
-  const control = options.multiline === true ? /[^\P{Cc}\n\t]/u : /\p{Cc}/u;
   if (
     (text.length === 0 && options.allowEmpty !== true) ||
     text.length > maxLength ||
-    control.test(text)
+    !isDisplaySafe(text, options)
   ) {
     throw new AppError(
       'INVALID_INPUT',

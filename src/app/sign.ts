@@ -17,7 +17,7 @@ import type {
 } from '../core/ports.ts';
 import { serializeBundle, type Bundle } from '../core/sigstore/bundle.ts';
 import type { HashAlgorithm } from '../core/sigstore/hash-algorithm.ts';
-import { hasSubjectDigest, parseInTotoStatement } from '../core/sigstore/in-toto-statement.ts';
+import { soleSubjectMismatch, parseInTotoStatement } from '../core/sigstore/in-toto-statement.ts';
 import {
   createLeafCertificate,
   DEFAULT_LEAF_VALIDITY_SECONDS,
@@ -446,7 +446,11 @@ function decodeDigest(algorithm: HashAlgorithm, hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-/** The statement must be an in-toto Statement v1 naming the subject digest (G20: js does not check). */
+/**
+ * The statement must be an in-toto Statement v1 about exactly the requested subject (G20: js does
+ * not check): one subject, the request's name and digest, no other digest. Anything more would be
+ * signed without being decided, approved or recorded.
+ */
 function checkStatement(request: SignRequest, digest: Uint8Array): Uint8Array {
   if (request.statement === undefined) {
     throw new AppError('INVALID_INPUT', 'an attestation needs an in-toto statement', {
@@ -454,12 +458,18 @@ function checkStatement(request: SignRequest, digest: Uint8Array): Uint8Array {
     });
   }
   const parsed = parseInTotoStatement(request.statement);
-  if (!hasSubjectDigest(parsed, request.subject.digest.algorithm, digest)) {
+  const mismatch = soleSubjectMismatch(parsed, {
+    name: request.subject.name,
+    algorithm: request.subject.digest.algorithm,
+    digest,
+  });
+  if (mismatch !== undefined) {
     throw new AppError(
       'INVALID_INPUT',
-      `the statement's subjects do not include ${request.subject.digest.algorithm}:${request.subject.digest.value}`,
+      `the statement is not about the subject signed: it ${mismatch}`,
       {
-        errors: [{ path: '/statement/subject', message: 'must include the subject digest' }],
+        errors: [{ path: '/statement/subject', message: mismatch }],
+        hint: 'send one statement per artifact whose only subject is the request subject (countersign sign --attest does this for each file)',
       },
     );
   }

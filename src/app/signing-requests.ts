@@ -12,6 +12,7 @@
  * pending request whose approvals satisfy the channel's rule now (so a policy or membership
  * change after an approval is seen at once).
  */
+import { isDisplaySafe } from '../core/display-text.ts';
 import { createHash, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
@@ -1192,6 +1193,12 @@ function checkComment(comment: string): void {
     throw new AppError(
       'INVALID_INPUT',
       `the comment is longer than ${String(MAX_APPROVAL_COMMENT_LENGTH)} characters`,
+    );
+  }
+  if (!isDisplaySafe(comment, { multiline: true })) {
+    throw new AppError(
+      'INVALID_INPUT',
+      'the comment has control or format characters (escapes, bidi overrides); only newlines and tabs are allowed',
     );
   }
 }

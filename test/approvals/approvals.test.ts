@@ -150,6 +150,21 @@ describe('approvals bound to the artifact', () => {
     assert.equal((await getRequest(app, y.id, bob.token)).approvals.count, 0);
   });
 
+  it('refuses comments that would not read as they are (terminal escapes, bidi overrides)', async () => {
+    const bob = await app.person('bob');
+    const request = await openRequest(app, 'prod', 'comment-escapes');
+    for (const comment of ['ok\u001b[2K', 'fine \u202Eexe.tgz']) {
+      const draft = await app.inject({
+        method: 'POST',
+        url: `/v1/requests/${request.id}/approval-statement`,
+        token: bob.token,
+        payload: { decision: 'approve', comment },
+      });
+      assert.equal(draft.statusCode, 400, draft.body);
+      assert.match(draft.body, /control or format characters/);
+    }
+  });
+
   it('never counts an approval for staging on prod', async () => {
     const bob = await app.person('bob');
     const prod = await openRequest(app, 'prod', 'channel-hop');

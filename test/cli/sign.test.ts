@@ -391,6 +391,44 @@ describe('countersign sign', () => {
       assert.equal(verified.code, 0, verified.stderr);
     });
 
+    it("signs each file's attestation narrowed to that file's subject and digest", async () => {
+      const helloDigest = hash('sha256', files['hello.tgz'] ?? '');
+      const statement = {
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [
+          { name: 'dist/other.tgz', digest: { sha256: '0'.repeat(64) } },
+          {
+            name: 'dist/hello.tgz',
+            digest: { sha256: helloDigest, sha512: 'f'.repeat(128) },
+            annotations: { kept: true },
+          },
+        ],
+        predicateType: 'https://slsa.dev/provenance/v1',
+        predicate: { buildDefinition: { buildType: 'https://example.com/build' } },
+      };
+      await writeFile(join(dir, 'statement.json'), JSON.stringify(statement));
+      const result = await sign([
+        'hello.tgz',
+        '--attest',
+        'statement.json',
+        '--product',
+        'demo',
+        '--channel',
+        'dev',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(server.requests[0]?.body.subject, {
+        name: 'dist/hello.tgz',
+        digest: { algorithm: 'sha256', value: helloDigest },
+      });
+      assert.deepEqual(server.requests[0]?.body.statement, {
+        ...statement,
+        subject: [
+          { name: 'dist/hello.tgz', digest: { sha256: helloDigest }, annotations: { kept: true } },
+        ],
+      });
+    });
+
     it('exits 2 before sending when the statement does not name the file', async () => {
       await writeFile(join(dir, 'other.json'), JSON.stringify(statementFor('0'.repeat(64))));
       const result = await sign([

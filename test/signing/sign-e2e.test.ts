@@ -229,6 +229,66 @@ describe('POST /v1/sign on the demo workspace', () => {
     assert.equal(response.statusCode, 400, response.body);
   });
 
+  it('refuses a statement that would sign more than the request subject: extra subjects, digests or another name', async () => {
+    const digest = createHash('sha256').update('benign').digest('hex');
+    const hidden = createHash('sha256').update('hidden').digest('hex');
+    const statementWith = (subject: readonly unknown[]) => ({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject,
+      predicateType: 'https://slsa.dev/provenance/v1',
+      predicate: {},
+    });
+    const cases = [
+      // A second artifact riding along unseen: never decided, approved or recorded.
+      [
+        statementWith([
+          { name: 'benign.bin', digest: { sha256: digest } },
+          { name: 'evil.bin', digest: { sha256: hidden } },
+        ]),
+        /names 2 subjects/,
+      ],
+      // Another digest of the same subject: a sha512 verifier would accept another artifact.
+      [
+        statementWith([
+          { name: 'benign.bin', digest: { sha256: digest, sha512: 'e'.repeat(128) } },
+        ]),
+        /subject digest must be exactly/,
+      ],
+      [
+        statementWith([{ name: 'other.bin', digest: { sha256: digest } }]),
+        /subject name must be "benign.bin"/,
+      ],
+    ] as const;
+    const before = (await service.storage.signings.list({ limit: 1000 })).length;
+    for (const [statement, message] of cases) {
+      const response = await signRequest(await devToken(), {
+        product: 'demo',
+        channel: 'dev',
+        subject: { name: 'benign.bin', digest: { algorithm: 'sha256', value: digest } },
+        kind: 'attestation',
+        statement,
+      });
+      assert.equal(response.statusCode, 400, response.body);
+      const problem = JSON.parse(response.body) as { detail: string; hint?: string };
+      assert.match(problem.detail, message);
+      assert.match(problem.hint ?? '', /one statement per artifact/);
+    }
+    assert.equal((await service.storage.signings.list({ limit: 1000 })).length, before);
+  });
+
+  it('refuses subject names that would not read as they are (bidi overrides, escapes)', async () => {
+    for (const name of ['app-\u202Eexe.tar.gz', 'app\u001b[2K.tgz', 'a\u200Bb.tgz']) {
+      const response = await signRequest(await devToken(), {
+        product: 'demo',
+        channel: 'dev',
+        subject: { name, digest: { algorithm: 'sha256', value: 'c'.repeat(64) } },
+        kind: 'artifact',
+      });
+      assert.equal(response.statusCode, 400, response.body);
+      assert.match(response.body, /\/subject\/name/);
+    }
+  });
+
   it('denies with 403 and the reasons where policy says no, and signs nothing', async () => {
     const before = await service.storage.signings.list({ limit: 1000 });
     const response = await signRequest(await devToken(), {

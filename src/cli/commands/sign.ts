@@ -93,7 +93,9 @@ const DETAILS = [
   'that is not minted per file (all but GitHub Actions) signs one file.',
   '',
   '--attest FILE signs an in-toto Statement v1 (DSSE) instead of the bare digest; each file',
-  "must be one of the statement's subjects, by the --digest-algorithm digest.",
+  "must be one of the statement's subjects, by the --digest-algorithm digest. Each file's",
+  'attestation is that statement narrowed to its subject alone (the server signs attestations',
+  'about exactly one subject, the one it decided and recorded).',
 ].join('\n');
 
 export const signCommand: CliCommand = {
@@ -280,12 +282,16 @@ async function signOne(input: SignOneInput): Promise<Signed> {
     token: input.token,
     timeoutMs: SIGN_TIMEOUT_MS,
   });
+  const narrowed =
+    input.statement === undefined
+      ? undefined
+      : narrowStatement(input.statement, name, digest.algorithm, hex);
   const body = {
     product: input.product,
     channel: input.channel,
-    subject: { name, digest: { algorithm: digest.algorithm, value: hex } },
+    subject: { name: narrowed?.name ?? name, digest: { algorithm: digest.algorithm, value: hex } },
     kind: input.kind,
-    ...(input.statement === undefined ? {} : { statement: input.statement.json }),
+    ...(narrowed === undefined ? {} : { statement: narrowed.statement }),
   };
   let answer: unknown;
   try {
@@ -635,6 +641,32 @@ async function readStatement(
     });
   }
   return { json, parsed };
+}
+
+/**
+ * The statement to sign for one file: `--attest`'s statement with that file's subject as its only
+ * subject, under the one digest signed (the server signs attestations about exactly the subject
+ * it decided and recorded). The subject keeps its name in the statement, or takes the file's.
+ */
+function narrowStatement(
+  statement: { readonly json: unknown; readonly parsed: InTotoStatement },
+  fileName: string,
+  algorithm: HashAlgorithm,
+  hex: string,
+): { readonly name: string; readonly statement: Record<string, unknown> } {
+  const json = statement.json as Record<string, unknown>;
+  const subjects = json['subject'] as readonly unknown[];
+  const index = statement.parsed.subjects.findIndex((subject) => subject.digest[algorithm] === hex);
+  const raw = subjects[index] as Record<string, unknown> | undefined;
+  const parsed = statement.parsed.subjects[index];
+  if (raw === undefined || parsed === undefined) {
+    throw new AppError('INTERNAL', `the statement lost the subject ${algorithm}:${hex}`);
+  }
+  const name = parsed.name === '' ? fileName : parsed.name;
+  return {
+    name,
+    statement: { ...json, subject: [{ ...raw, name, digest: { [algorithm]: hex } }] },
+  };
 }
 
 function checkStatementCovers(

@@ -111,6 +111,36 @@ export function hasSubjectDigest(
   return statement.subjects.some((subject) => subject.digest[algorithm] === hex);
 }
 
+/**
+ * Why `statement` is not about exactly one subject, `subject.name` with the one digest
+ * `subject.algorithm:subject.digest`; undefined when it is. Countersign signs an attestation about
+ * one subject only, so every artifact a signature covers is one that was decided, approved and
+ * recorded (threat-model INV-7, INV-9): extra subjects or extra digests would ride along unseen.
+ */
+export function soleSubjectMismatch(
+  statement: InTotoStatement,
+  subject: {
+    readonly name: string;
+    readonly algorithm: HashAlgorithm;
+    readonly digest: Uint8Array;
+  },
+): string | undefined {
+  const hex = Buffer.from(subject.digest).toString('hex');
+  if (statement.subjects.length !== 1) {
+    return `names ${String(statement.subjects.length)} subjects; it must name exactly one, the subject signed`;
+  }
+  const [only] = statement.subjects;
+  if (only === undefined) return 'names no subject';
+  const algorithms = Object.keys(only.digest);
+  if (algorithms.length !== 1 || only.digest[subject.algorithm] !== hex) {
+    return `subject digest must be exactly {"${subject.algorithm}": "${hex}"}, not ${JSON.stringify(only.digest)}`;
+  }
+  if (only.name !== subject.name) {
+    return `subject name must be ${JSON.stringify(subject.name)}, the name signed, not ${JSON.stringify(only.name)}`;
+  }
+  return undefined;
+}
+
 function readSubject(value: unknown, pointer: string): InTotoSubject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     invalid(`${pointer} must be an object`);

@@ -9,6 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { AppError } from '../core/errors.ts';
 import type { Random } from '../core/ports.ts';
+import { checkJsonText, decodeUtf8 } from '../core/strict-json.ts';
 import { classifyError, PROBLEM_CONTENT_TYPE, sendProblem } from './problem.ts';
 import { ROUTE_MODULES } from './route-modules.ts';
 import type { Server, ServerDeps } from './server-deps.ts';
@@ -51,6 +52,26 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
   server.setValidatorCompiler(compileTypeBoxValidator);
   // JSON only: a text body sent to a JSON route must be a 415, not a string failing validation.
   server.removeContentTypeParser('text/plain');
+  // Strict JSON (src/core/strict-json.ts): one meaning or a 400, then Fastify's parser for its
+  // __proto__ / constructor.prototype checks.
+  const parseJson = server.getDefaultJsonParser('error', 'error');
+  server.removeContentTypeParser('application/json');
+  server.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    if (bytes.byteLength === 0) {
+      done(new AppError('INVALID_INPUT', 'the request body is empty; send a JSON object'));
+      return;
+    }
+    let text: string;
+    try {
+      text = decodeUtf8(bytes, 'the request body');
+      checkJsonText(text, 'the request body');
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    void parseJson(request, text, done);
+  });
 
   server.setErrorHandler((error, request, reply) => {
     const { error: appError, overrides } = classifyError(error);

@@ -429,6 +429,29 @@ describe('countersign sign', () => {
       });
     });
 
+    it('exits 2 before sending a statement with a member twice or a number parsers round', async () => {
+      const digest = hash('sha256', files['hello.tgz'] ?? '');
+      const base = JSON.stringify(statementFor(digest)).slice(0, -1);
+      for (const [text, message] of [
+        [`${base},"predicateType":"https://evil.example/v1"}`, /\/predicateType appears twice/],
+        [`${base},"extra":9007199254740993}`, /\/extra \(9007199254740993\) is an integer beyond/],
+      ] as const) {
+        await writeFile(join(dir, 'odd.json'), text);
+        const result = await sign([
+          'hello.tgz',
+          '--attest',
+          'odd.json',
+          '--product',
+          'demo',
+          '--channel',
+          'dev',
+        ]);
+        assert.equal(result.code, 2, result.stderr);
+        assert.match(result.stderr, message);
+      }
+      assert.equal(server.requests.length, 0);
+    });
+
     it('exits 2 before sending when the statement does not name the file', async () => {
       await writeFile(join(dir, 'other.json'), JSON.stringify(statementFor('0'.repeat(64))));
       const result = await sign([

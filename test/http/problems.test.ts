@@ -198,6 +198,42 @@ describe('HTTP error responses', () => {
     });
   });
 
+  describe('POST with JSON that has more than one meaning', () => {
+    const post = (payload: string | Buffer) =>
+      inject({
+        method: 'POST',
+        url: '/test/echo',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+
+    it('answers 400 naming a member sent twice, instead of keeping the last', async () => {
+      const body = assertProblem(await post('{"count": 1, "count": 2}'), 400, 'INVALID_INPUT');
+      assert.equal(
+        body['detail'],
+        'the request body: /count appears twice in its object; send each member once',
+      );
+      assert.deepEqual(body['errors'], [
+        { path: '/count', message: 'appears twice in its object; send each member once' },
+      ]);
+    });
+
+    it('answers 400 for an integer a parser would round', async () => {
+      const body = assertProblem(await post('{"count": 9007199254740993}'), 400, 'INVALID_INPUT');
+      assert.match(String(body['detail']), /\/count \(9007199254740993\) is an integer beyond/);
+    });
+
+    it('answers 400 for invalid UTF-8, instead of repairing it', async () => {
+      const payload = Buffer.concat([
+        Buffer.from('{"count": 1, "nested": {"label": "'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}}'),
+      ]);
+      const body = assertProblem(await post(payload), 400, 'INVALID_INPUT');
+      assert.equal(body['detail'], 'the request body is not valid UTF-8');
+    });
+  });
+
   describe('POST with a prototype-poisoning body', () => {
     it('answers 400', async () => {
       const response = await inject({

@@ -13,6 +13,7 @@ import {
 } from '../../app/ci-identity-token.ts';
 import { hashFile, statRegularFile } from '../../app/hash-files.ts';
 import { AppError, isAppError, toAppError } from '../../core/errors.ts';
+import { parseStrictJson } from '../../core/strict-json.ts';
 import { parseBundle, type Bundle } from '../../core/sigstore/bundle.ts';
 import { isHashAlgorithm, type HashAlgorithm } from '../../core/sigstore/hash-algorithm.ts';
 import {
@@ -620,11 +621,11 @@ async function readStatement(
     );
   }
   const bytes = new Uint8Array(await readFile(path));
+  // Strictly: a duplicate member or a number a parser rounds would sign what was not written.
+  const json = parseStrictJson(bytes, `--attest ${file}`);
   let parsed: InTotoStatement;
-  let json: unknown;
   try {
     parsed = parseInTotoStatement(bytes);
-    json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (error) {
     throw new AppError(
       'INVALID_INPUT',

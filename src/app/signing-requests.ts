@@ -330,7 +330,9 @@ export function createSigningRequests(deps: SigningRequestsDeps): SigningRequest
   };
   const allowedOrigin = new URL(deps.publicUrl).origin;
 
-  const newId = (): string => Buffer.from(random.bytes(16)).toString('base64url');
+  // `rq_` and hex, like `ex_` and `wh_`: an id the CLI prints must paste back as an operand (a
+  // base64url id starting with `-` read as an option).
+  const newId = (): string => `rq_${Buffer.from(random.bytes(16)).toString('hex')}`;
 
   const requesterOf = (record: SigningRequestRecord): Workload =>
     JSON.parse(record.requester) as Workload;

@@ -2,6 +2,7 @@
  * The CLI's HTTP client for a running server. Problem responses come back as `AppError`s with the
  * server's code, so a 401 from the server exits 3 here too.
  */
+import { toDisplaySafe } from '../core/display-text.ts';
 import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from '../core/errors.ts';
 
 /** Requests to the Countersign API. */
@@ -72,26 +73,55 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         }
         return parsed;
       }
-      throw problemToError(response, parsed, auth);
+      throw problemToError(response, parsed, { auth, server, method, path });
     },
   };
 }
 
-function problemToError(response: Response, body: unknown, auth: boolean): AppError {
+/**
+ * The error a failed answer means. Text from the server is shown escaped (`toDisplaySafe`): a
+ * hostile or intercepted server must not write terminal escapes or bidi overrides to the user.
+ */
+function problemToError(
+  response: Response,
+  body: unknown,
+  call: {
+    readonly auth: boolean;
+    readonly server: string;
+    readonly method: string;
+    readonly path: string;
+  },
+): AppError {
   const problem =
-    typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
+  const isProblem =
+    problem !== undefined &&
+    ((response.headers.get('content-type') ?? '').startsWith('application/problem+json') ||
+      isErrorCode(problem['code']));
+  if (!isProblem) {
+    // Not a Countersign error document: a proxy, another service, or the wrong URL.
+    return new AppError(
+      'UPSTREAM_UNAVAILABLE',
+      `the server at ${call.server} answered ${call.method} ${call.path} with HTTP ${String(response.status)}, not a Countersign error`,
+      {
+        hint: 'is --server (or COUNTERSIGN_SERVER) the URL of countersign serve, with nothing in between rewriting answers?',
+      },
+    );
+  }
   const code = isErrorCode(problem['code']) ? problem['code'] : codeForStatus(response.status);
   const detail =
     typeof problem['detail'] === 'string'
-      ? problem['detail']
+      ? toDisplaySafe(problem['detail'])
       : `the server answered ${String(response.status)}`;
-  const hint =
-    typeof problem['hint'] === 'string'
-      ? problem['hint']
-      : code === 'UNAUTHENTICATED' && auth
-        ? 'check the token: it may be mistyped, revoked or expired'
-        : undefined;
   const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN);
+  const hint =
+    code === 'UNAUTHENTICATED' && call.auth
+      ? 'check the token: it may be mistyped, revoked or expired'
+      : typeof problem['hint'] === 'string'
+        ? toDisplaySafe(problem['hint'])
+        : Number.isFinite(retryAfter)
+          ? `retry in ${String(retryAfter)} s`
+          : undefined;
   return new AppError(code, detail, {
     errors: fieldErrorsOf(problem['errors']),
     ...(hint === undefined ? {} : { hint }),
@@ -121,7 +151,11 @@ function fieldErrorsOf(value: unknown): FieldError[] {
     if (typeof item !== 'object' || item === null) continue;
     const { path, message, source } = item as Record<string, unknown>;
     if (typeof path !== 'string' || typeof message !== 'string') continue;
-    errors.push({ path, message, ...(typeof source === 'string' ? { source } : {}) });
+    errors.push({
+      path: toDisplaySafe(path),
+      message: toDisplaySafe(message),
+      ...(typeof source === 'string' ? { source: toDisplaySafe(source) } : {}),
+    });
   }
   return errors;
 }

@@ -58,6 +58,8 @@ export interface CliCommand {
   /** Further help paragraphs. */
   readonly details?: string;
   readonly options?: Readonly<Record<string, CliOption>>;
+  /** Takes operands (ids, files) after its name; without this, any operand is a usage error. */
+  readonly takesOperands?: boolean;
   /** Accepts the service configuration flags (`--port`, `--database-url`, …) and reads config. */
   readonly readsConfig?: boolean;
   /** Talks to a running server (`--server`, `--token`). */

@@ -124,6 +124,18 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr(renderGlobalHelp());
     return EXIT_CODES.INVALID_INPUT;
   }
+  const before = argv[argv.indexOf(verb) - 1];
+  if (
+    before?.startsWith('-') === true &&
+    !before.includes('=') &&
+    !COMMANDS.some((candidate) => candidate.name === verb)
+  ) {
+    // `countersign --token SECRET token list`: the first positional is an option's value, which
+    // may be a secret; never echo it.
+    throw new AppError('INVALID_INPUT', `the command comes first; ${before} goes after it`, {
+      hint: `e.g. \`countersign token list ${before} …\` (run \`countersign --help\` for the commands)`,
+    });
+  }
   const command = findCommand(COMMANDS, verb, 'countersign');
   let target = command;
   const path = [command.name];
@@ -172,6 +184,14 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     throw new AppError('INTERNAL', `command ${path.join(' ')} has nothing to run`);
   }
 
+  const operands = parsed.positionals.slice(path.length);
+  if (target.takesOperands !== true && operands.length > 0) {
+    throw new AppError(
+      'INVALID_INPUT',
+      `countersign ${path.join(' ')} takes no operands, and ${operands.length === 1 ? 'one was' : `${String(operands.length)} were`} given`,
+      { hint: `usage: countersign ${target.usage} (run \`countersign ${path.join(' ')} --help\`)` },
+    );
+  }
   const flags = parsed.values as Readonly<Record<string, string | boolean | undefined>>;
   const json = flags['json'] === true;
   let client: ApiClient | undefined;
@@ -179,7 +199,7 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     io,
     argv,
     flags,
-    operands: parsed.positionals.slice(path.length),
+    operands,
     json,
     loadConfig: () => loadConfig({ env: io.env, argv, cwd: io.cwd }),
     client() {
@@ -300,6 +320,14 @@ function renderOptions(options: Readonly<Record<string, CliOption>>): string[] {
 
 /** Runs the CLI on this process's arguments and environment, and sets the exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  // A reader that hangs up early (`countersign token list --json | head -1`) ends the command
+  // quietly, as with other tools; anything else on the streams is a real failure.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   process.exitCode = await runCli(argv, {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),

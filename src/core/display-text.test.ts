@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isDisplaySafe } from './display-text.ts';
+import { isDisplaySafe, toDisplaySafe } from './display-text.ts';
 
 describe('isDisplaySafe', () => {
   it('accepts ordinary text in any script, with spaces and punctuation', () => {
@@ -43,5 +43,13 @@ describe('isDisplaySafe', () => {
     assert.equal(isDisplaySafe('a\rb', { multiline: true }), false);
     assert.equal(isDisplaySafe('a\u202Eb', { multiline: true }), false);
     assert.equal(isDisplaySafe('a\u001bb', { multiline: true }), false);
+  });
+});
+
+describe('toDisplaySafe', () => {
+  it('escapes exactly what isDisplaySafe refuses', () => {
+    assert.equal(toDisplaySafe('app.tgz Überprüfung'), 'app.tgz Überprüfung');
+    assert.equal(toDisplaySafe('a\u001b[2Kb\u202Ec\nd'), 'a\\u001b[2Kb\\u202ec\\u000ad');
+    assert.equal(toDisplaySafe('lone \uD800'), 'lone \uFFFD');
   });
 });

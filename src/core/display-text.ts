@@ -23,3 +23,18 @@ export function isDisplaySafe(
     text.isWellFormed() && !(options.multiline === true ? UNSAFE_MULTILINE : UNSAFE).test(text)
   );
 }
+
+/**
+ * `text` with every character `isDisplaySafe` refuses written as a `\uXXXX` escape, so text from
+ * elsewhere (a server's error message) cannot clear a terminal or reorder what is shown.
+ *
+ * @example toDisplaySafe('ok\u001b[2K') === 'ok\\u001b[2K'
+ */
+export function toDisplaySafe(text: string): string {
+  return text
+    .toWellFormed()
+    .replace(
+      /[\p{Cc}\p{Cf}]/gu,
+      (char) => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+    );
+}

@@ -76,6 +76,27 @@ describe('countersign CLI', () => {
     });
   });
 
+  describe('operands a command does not take', () => {
+    it('exit 2 before anything runs, with the usage', async () => {
+      const result = await runInProcess(['plan', 'governance-other.yaml']);
+      assert.equal(result.code, 2);
+      assert.equal(
+        result.stderr,
+        'error: countersign plan takes no operands, and one was given\nhint: usage: countersign plan [-f FILE] (run `countersign plan --help`)\n',
+      );
+      assert.equal((await runInProcess(['token', 'list', 'a', 'b'])).code, 2);
+    });
+  });
+
+  describe('an option before the command', () => {
+    it('exits 2 without echoing its value, which may be a secret', async () => {
+      const result = await runInProcess(['--token', 'cs_secret_value', 'token', 'list']);
+      assert.equal(result.code, 2);
+      assert.doesNotMatch(result.stderr, /cs_secret_value/);
+      assert.match(result.stderr, /^error: the command comes first; --token goes after it\n/);
+    });
+  });
+
   describe('an unknown flag', () => {
     it('exits 2 naming the flag', async () => {
       const result = await runInProcess(['token', 'list', '--port', '1']);

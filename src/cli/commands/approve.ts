@@ -55,6 +55,7 @@ function answerCommand(decision: 'approve' | 'reject'): CliCommand {
   const approve = decision === 'approve';
   return {
     name: decision,
+    takesOperands: true,
     summary: approve
       ? 'approve a signing request with your approver key'
       : 'reject a signing request (one rejection ends it)',

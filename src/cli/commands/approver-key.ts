@@ -47,8 +47,6 @@ const listCommand: CliCommand = {
   usage: 'approver-key list',
   usesServer: true,
   async run(context) {
-    if (context.operands.length > 0)
-      throw new AppError('INVALID_INPUT', 'approver-key list takes no operands');
     const { credentials } = (await context.client().request('GET', '/v1/approver-keys', {
       auth: true,
     })) as { credentials: CredentialView[] };
@@ -69,6 +67,7 @@ const listCommand: CliCommand = {
 
 const revokeCommand: CliCommand = {
   name: 'revoke',
+  takesOperands: true,
   summary: 'revoke an approver key or passkey (yours; anyone’s with an admin token)',
   usage: 'approver-key revoke ID',
   usesServer: true,

@@ -166,6 +166,7 @@ function voteCommand(decision: 'approve' | 'reject'): CliCommand {
   const isApproval = decision === 'approve';
   return {
     name: decision,
+    takesOperands: true,
     summary: isApproval
       ? 'approve an exception (a member of the channel’s emergency group)'
       : 'reject an exception: one rejection ends it',
@@ -252,6 +253,7 @@ const listCommand: CliCommand = {
 
 const showCommand: CliCommand = {
   name: 'show',
+  takesOperands: true,
   summary: 'show one exception with its votes and review',
   usage: 'exception show ID',
   details: AUTH_DETAILS,
@@ -266,6 +268,7 @@ const showCommand: CliCommand = {
 
 const cancelCommand: CliCommand = {
   name: 'cancel',
+  takesOperands: true,
   summary: 'end a pending or active exception (its requester or an admin)',
   usage: 'exception cancel ID',
   details: AUTH_DETAILS,
@@ -282,6 +285,7 @@ const cancelCommand: CliCommand = {
 
 const reviewCommand: CliCommand = {
   name: 'review',
+  takesOperands: true,
   summary: 'record the post-incident review of an exception that has ended',
   usage: 'exception review ID --findings TEXT',
   details: [

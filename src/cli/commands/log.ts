@@ -259,7 +259,14 @@ async function resolveIdentity(context: CommandContext, prefix: string): Promise
   const origin = parseCheckpoint(note.slice(0, note.indexOf('\n\n') + 1)).origin;
   let pem: string;
   if (typeof keyFile === 'string') {
-    pem = readFileSync(keyFile, 'utf8');
+    try {
+      pem = readFileSync(keyFile, 'utf8');
+    } catch (cause) {
+      throw new AppError('INVALID_INPUT', `cannot read --public-key ${keyFile}`, {
+        cause,
+        hint: 'name the log public key PEM (`countersign log info` prints it)',
+      });
+    }
   } else {
     const info = (await context.client().request('GET', '/v1/log')) as LogInfoView;
     pem = info.publicKey;
@@ -311,15 +318,30 @@ function readState(path: string): MonitorState | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new AppError('INVALID_INPUT', `cannot read the state file ${path}`, { cause: error });
   }
-  const parsed = JSON.parse(text) as { checkpoint?: unknown };
-  if (typeof parsed.checkpoint !== 'string')
-    throw new AppError('INVALID_INPUT', `${path} is not a log monitor state file`);
+  let parsed: { checkpoint?: unknown } | null;
+  try {
+    parsed = JSON.parse(text) as { checkpoint?: unknown } | null;
+  } catch {
+    parsed = null;
+  }
+  if (typeof parsed?.checkpoint !== 'string') {
+    throw new AppError('INVALID_INPUT', `${path} is not a log monitor state file`, {
+      hint: 'point --state at the file log monitor keeps (a new path starts a new state)',
+    });
+  }
   return { checkpoint: parsed.checkpoint };
 }
 
 /** Write-temp then rename: a crash never leaves a half-written state file. */
 function writeState(path: string, state: MonitorState): void {
   const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-  renameSync(temp, path);
+  try {
+    writeFileSync(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+    renameSync(temp, path);
+  } catch (cause) {
+    throw new AppError('INVALID_INPUT', `cannot write the state file ${path}`, {
+      cause,
+      hint: 'give --state a path in a directory that exists and is writable',
+    });
+  }
 }

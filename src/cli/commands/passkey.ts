@@ -2,7 +2,6 @@
  * `countersign passkey enrol-link --user ID`: asks a running server for a one-time link with
  * which that person registers a passkey for the approval page. Needs an admin API token.
  */
-import { AppError } from '../../core/errors.ts';
 import type { CliCommand } from '../command.ts';
 import { optionalString, requireString } from '../flags.ts';
 import { parseDuration } from '../../core/duration.ts';
@@ -35,11 +34,6 @@ const enrolLinkCommand: CliCommand = {
   async run(context) {
     const userId = requireString(context, 'user');
     const expiresIn = optionalString(context, 'expires-in');
-    if (context.operands.length > 0) {
-      throw new AppError('INVALID_INPUT', 'passkey enrol-link takes no operands', {
-        hint: 'name the user with --user ID',
-      });
-    }
     const created = (await context.client().request('POST', '/v1/enrolments', {
       body: {
         userId,

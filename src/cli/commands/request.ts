@@ -40,6 +40,7 @@ const listCommand: CliCommand = {
 
 const showCommand: CliCommand = {
   name: 'show',
+  takesOperands: true,
   summary: 'show one signing request',
   usage: 'request show REQUEST_ID',
   usesServer: true,
@@ -61,6 +62,7 @@ const showCommand: CliCommand = {
 
 const cancelCommand: CliCommand = {
   name: 'cancel',
+  takesOperands: true,
   summary: 'cancel a pending signing request (admin token)',
   usage: 'request cancel REQUEST_ID',
   usesServer: true,

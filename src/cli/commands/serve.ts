@@ -4,6 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { CliCommand } from '../command.ts';
+import { AppError } from '../../core/errors.ts';
 
 /** How long in-flight requests get to finish after a stop signal before the process gives up. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -29,7 +30,7 @@ export const serveCommand: CliCommand = {
       address = service.server.server.address() as AddressInfo;
     } catch (error) {
       await service.close();
-      throw error;
+      throw listenError(error, config.server.host, config.server.port);
     }
     // Deliveries queued while the service was down go out now; `service.close()` stops it.
     service.webhookWorker.start();
@@ -105,3 +106,29 @@ export const serveCommand: CliCommand = {
     return 0;
   },
 };
+
+/** A listen failure the operator can act on: the port is taken, or not theirs to use. */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const where = `${host}:${String(port)}`;
+  if (code === 'EADDRINUSE') {
+    return new AppError('CONFLICT', `cannot listen on ${where}: the port is in use`, {
+      cause: error,
+      hint: 'stop what is listening there (e.g. another countersign serve), or pick another --port',
+    });
+  }
+  if (code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    return new AppError(
+      'INVALID_INPUT',
+      `cannot listen on ${where}: ${code === 'EACCES' ? 'permission denied' : 'no such local address'}`,
+      {
+        cause: error,
+        hint:
+          code === 'EACCES'
+            ? 'ports below 1024 need privileges: pick --port 1024 or higher'
+            : 'pick an address of this machine with --host (127.0.0.1 or 0.0.0.0)',
+      },
+    );
+  }
+  return error;
+}

@@ -101,6 +101,7 @@ const DETAILS = [
 
 export const signCommand: CliCommand = {
   name: 'sign',
+  takesOperands: true,
   summary: 'sign files (or attest them) with the CI job identity; writes Sigstore bundles',
   usage:
     'sign FILE… --product P --channel C [--attest STATEMENT] [--out-dir DIR] [--identity-token TOKEN] [--wait [--wait-timeout 1h]]',
@@ -198,7 +199,16 @@ export const signCommand: CliCommand = {
       );
     }
     const server = context.client().server;
-    if (outDir !== undefined) await mkdir(resolve(context.io.cwd, outDir), { recursive: true });
+    if (outDir !== undefined) {
+      try {
+        await mkdir(resolve(context.io.cwd, outDir), { recursive: true });
+      } catch (cause) {
+        throw new AppError('INVALID_INPUT', `cannot create --out-dir ${outDir}`, {
+          cause,
+          hint: 'name a directory (it is created if missing) where you may write',
+        });
+      }
+    }
 
     const digests = await hashTargets(context, targets, algorithm);
     if (statement !== undefined) {

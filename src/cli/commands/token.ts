@@ -113,6 +113,7 @@ const listCommand: CliCommand = {
 
 const revokeCommand: CliCommand = {
   name: 'revoke',
+  takesOperands: true,
   summary: 'revoke an API token at once',
   usage: 'token revoke ID',
   details: SERVER_AUTH_DETAILS,

@@ -65,6 +65,7 @@ const DETAILS = [
 
 export const verifyCommand: CliCommand = {
   name: 'verify',
+  takesOperands: true,
   summary: 'verify a file (or digest) against a Sigstore bundle and a trusted root, offline',
   usage:
     'verify FILE|--digest ALG:HEX --trusted-root T [--bundle B] [--product P --channel C] [--identity I --issuer S] [--require-approvals N] [--decision-bundle D]',

@@ -112,6 +112,7 @@ const listCommand: CliCommand = {
 
 const deleteCommand: CliCommand = {
   name: 'delete',
+  takesOperands: true,
   summary: 'delete a webhook and its deliveries',
   usage: 'webhook delete ID',
   details: AUTH_DETAILS,
@@ -129,6 +130,7 @@ const deleteCommand: CliCommand = {
 
 const deliveriesCommand: CliCommand = {
   name: 'deliveries',
+  takesOperands: true,
   summary: "show a webhook's deliveries and their state, newest first",
   usage: 'webhook deliveries ID [--limit N]',
   details: AUTH_DETAILS,

@@ -112,11 +112,7 @@ export async function decideSigning(
 ): Promise<DecidedSigning> {
   checkRequest(input);
   const active = await deps.state.current();
-  if (active.governance.issuers.length === 0) {
-    throw new AppError('UNAUTHENTICATED', 'no workload token issuer is trusted yet', {
-      hint: 'apply governance that lists issuers: `countersign apply -f governance.yaml`',
-    });
-  }
+  requireIssuers(active);
   const workload = await active.verifier.verify(input.identityToken, { purpose: options.purpose });
   const context =
     options.resolveContext === undefined
@@ -193,11 +189,34 @@ export async function decideSigning(
 export interface SigningDecisions {
   /** See `decideSigning`. */
   decide(input: DecideSigningInput, options: DecideSigningOptions): Promise<DecidedSigning>;
+  /**
+   * Checks a signing token as `decide` will (trusted issuer, signature, times, audience, an
+   * unspent jti) without deciding or recording anything: routes call it before reading a large
+   * body, so an unauthenticated caller costs no parsing (threat model I1, I8).
+   *
+   * @throws AppError UNAUTHENTICATED, UPSTREAM_UNAVAILABLE, STORAGE_UNAVAILABLE.
+   */
+  authenticate(identityToken: string): Promise<void>;
 }
 
 /** `decideSigning` over the governance state, the event log and the clock of the service. */
 export function createSigningDecisions(deps: DecideSigningDeps): SigningDecisions {
-  return { decide: (input, options) => decideSigning(input, options, deps) };
+  return {
+    decide: (input, options) => decideSigning(input, options, deps),
+    async authenticate(identityToken) {
+      const active = await deps.state.current();
+      requireIssuers(active);
+      await active.verifier.verify(identityToken, { purpose: 'sign-later' });
+    },
+  };
+}
+
+function requireIssuers(active: ActiveGovernance): void {
+  if (active.governance.issuers.length === 0) {
+    throw new AppError('UNAUTHENTICATED', 'no workload token issuer is trusted yet', {
+      hint: 'apply governance that lists issuers: `countersign apply -f governance.yaml`',
+    });
+  }
 }
 
 /** Bounds and formats, so nothing oversized or malformed reaches policy or the log. */

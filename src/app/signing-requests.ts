@@ -1247,7 +1247,29 @@ function checkP256Spki(spki: Uint8Array): void {
       hint: 'create one with `openssl ecparam -name prime256v1 -genkey -noout -out approver.pem`',
     });
   }
+  // One encoding per key: the credential id is the SHA-256 of these bytes, so explicit curve
+  // parameters or a compressed point would register the same key again under another id
+  // (revoking one would leave the other), or under another person (threat model H5).
+  const jwk = key.export({ format: 'jwk' });
+  const canonical = Buffer.concat([
+    P256_SPKI_PREFIX,
+    Buffer.from(jwk.x ?? '', 'base64url'),
+    Buffer.from(jwk.y ?? '', 'base64url'),
+  ]);
+  if (!canonical.equals(spki)) {
+    throw new AppError(
+      'INVALID_INPUT',
+      'the approver key must use the named curve P-256 with an uncompressed point, not explicit parameters or a compressed point',
+      { hint: 'export the public key with `openssl ec -in approver.pem -pubout`' },
+    );
+  }
 }
+
+/** DER of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1) up to the point's `04`. */
+const P256_SPKI_PREFIX = Buffer.from(
+  '3059301306072a8648ce3d020106082a8648ce3d03010703420004',
+  'hex',
+);
 
 function createPublicKeyFromSpki(spki: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });

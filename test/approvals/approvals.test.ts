@@ -6,6 +6,7 @@
  * decision attestation of an approved signature verifies offline with `countersign verify`.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,6 +164,31 @@ describe('approvals bound to the artifact', () => {
       assert.equal(draft.statusCode, 400, draft.body);
       assert.match(draft.body, /control or format characters/);
     }
+  });
+
+  it('registers each key under one encoding only, so it cannot be registered twice', async () => {
+    const bob = await app.person('bob');
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const der = publicKey.export({ format: 'der', type: 'spki' });
+    const { x = '', y = '' } = publicKey.export({ format: 'jwk' });
+    const yBytes = Buffer.from(y, 'base64url');
+    const compressed = Buffer.concat([
+      Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'),
+      Buffer.from([0x02 + ((yBytes.at(-1) ?? 0) & 1)]),
+      Buffer.from(x, 'base64url'),
+    ]);
+    const register = (spki: Buffer) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/approver-keys',
+        token: bob.token,
+        payload: { publicKey: spki.toString('base64'), label: 'second encoding' },
+      });
+    const refused = await register(compressed);
+    assert.equal(refused.statusCode, 400, refused.body);
+    assert.match(refused.body, /uncompressed point/);
+    assert.equal((await register(der)).statusCode, 201);
+    assert.equal((await register(der)).statusCode, 409);
   });
 
   it('never counts an approval for staging on prod', async () => {

@@ -311,6 +311,17 @@ describe('workload token verification attacks', () => {
       );
     });
 
+    it('rejects a token verified moments ago once it has expired (no stale verification)', async () => {
+      const h = createHarness();
+      // Authenticated before the body is read, then checked again when signing: the second check
+      // still sees the token's own expiry.
+      const token = await at(h, { iat: now(h) - 60, exp: now(h) + 5 });
+      await h.verify(token, 'read');
+      await h.verify(token, 'read');
+      h.clock.advance(5 + 30); // past exp and the 30 s leeway
+      await assertRejected(h.verify(token, 'read'), /has expired/);
+    });
+
     it('rejects a token that is not yet valid', async () => {
       const h = createHarness();
       await assertRejected(h.verify(await at(h, { nbf: now(h) + 120 })), /not yet valid/);

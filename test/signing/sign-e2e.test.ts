@@ -289,6 +289,34 @@ describe('POST /v1/sign on the demo workspace', () => {
     }
   });
 
+  it('refuses a bad or spent token before reading the body', async () => {
+    // The body is not even JSON: a 401 (not a 400) shows the token was checked first.
+    const notJson = (authorization: string | undefined) =>
+      service.server.inject({
+        method: 'POST',
+        url: '/v1/sign',
+        headers: {
+          'content-type': 'application/json',
+          ...(authorization === undefined ? {} : { authorization }),
+        },
+        payload: '{"predicate": [[[[',
+      });
+    assert.equal((await notJson(undefined)).statusCode, 401);
+    assert.equal((await notJson('Bearer a.b.c')).statusCode, 401);
+    const token = await devToken();
+    const signed = await signRequest(token, {
+      product: 'demo',
+      channel: 'dev',
+      subject: { name: 'spent.bin', digest: { algorithm: 'sha256', value: 'e'.repeat(64) } },
+      kind: 'artifact',
+    });
+    assert.equal(signed.statusCode, 201, signed.body);
+    const replayed = await notJson(`Bearer ${token}`);
+    assert.equal(replayed.statusCode, 401, replayed.body);
+    assert.match(replayed.body, /already used/);
+    assert.equal((await notJson(`Bearer ${await devToken()}`)).statusCode, 400);
+  });
+
   it('denies with 403 and the reasons where policy says no, and signs nothing', async () => {
     const before = await service.storage.signings.list({ limit: 1000 });
     const response = await signRequest(await devToken(), {

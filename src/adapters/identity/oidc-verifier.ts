@@ -179,6 +179,7 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
   // Before we know the issuer, the largest per-issuer cap applies; after, the issuer's own.
   const globalMaxBytes = Math.max(0, ...[...byIssuer.values()].map((i) => i.maxTokenBytes));
   const jwks = createJwksCache({ ...options.jwks, clock });
+  const recentlyVerified = createVerifiedTokens();
 
   /** Signature and registered-claim checks by jose, with one rate-limited refresh on unknown kid. */
   const verifySignature = async (
@@ -293,7 +294,10 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
     const now = clock.now();
     let claims: JWTPayload;
     try {
-      claims = await verifySignature(issuer, token, now);
+      // A signing route authenticates the token before reading the body, and the signing
+      // checks it again: the second time, its signature is not verified twice.
+      claims = recentlyVerified.get(token, now) ?? (await verifySignature(issuer, token, now));
+      recentlyVerified.remember(token, claims, now, issuer.clockLeewaySeconds);
     } catch (error) {
       if (isAppError(error)) throw error;
       throw describeJoseError(issuer, error);
@@ -336,6 +340,53 @@ export function createOidcVerifier(options: OidcVerifierOptions): WorkloadVerifi
   return {
     verify(token, { purpose }) {
       return verifyToken(token, purpose);
+    },
+  };
+}
+
+/** Tokens kept after their signature verified, and for how long. */
+const VERIFIED_TOKENS_MAX = 256;
+const VERIFIED_TOKENS_MS = 30_000;
+
+/**
+ * The claims of tokens whose signature verified in the last 30 s, by the exact token text
+ * (at most 256, oldest dropped), while the token's own exp and nbf (with the issuer's leeway)
+ * still accept it, as jose checked them. Only jose's check is skipped on a hit: the claims,
+ * audience and jti are checked again each time. One per verifier, so a governance change
+ * (another issuer set) starts empty.
+ */
+function createVerifiedTokens(): {
+  get(token: string, now: Date): JWTPayload | undefined;
+  remember(token: string, claims: JWTPayload, now: Date, leewaySeconds: number): void;
+} {
+  const tokens = new Map<
+    string,
+    { readonly claims: JWTPayload; readonly from: number; readonly until: number }
+  >();
+  return {
+    get(token, now) {
+      const entry = tokens.get(token);
+      if (entry === undefined) return undefined;
+      const at = now.getTime();
+      if (at < entry.from || at >= entry.until) {
+        tokens.delete(token);
+        return undefined;
+      }
+      return entry.claims;
+    },
+    remember(token, claims, now, leewaySeconds) {
+      if (tokens.has(token) || typeof claims.exp !== 'number') return;
+      if (tokens.size >= VERIFIED_TOKENS_MAX) {
+        const oldest = tokens.keys().next().value;
+        if (oldest !== undefined) tokens.delete(oldest);
+      }
+      const at = now.getTime();
+      const nbf = typeof claims.nbf === 'number' ? (claims.nbf - leewaySeconds) * 1000 : at;
+      tokens.set(token, {
+        claims,
+        from: Math.max(at, nbf),
+        until: Math.min(at + VERIFIED_TOKENS_MS, (claims.exp + leewaySeconds) * 1000),
+      });
     },
   };
 }

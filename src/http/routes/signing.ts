@@ -4,6 +4,7 @@
  * need, for all channels or one).
  */
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { SUBJECT_DIGEST_ALGORITHMS } from '../../app/decide-signing.ts';
 import { canonicalJsonBytes } from '../../core/canonical-json.ts';
 import { AppError } from '../../core/errors.ts';
@@ -78,12 +79,17 @@ const SignBody = strictObject({
 export const signingRoutes: RouteModule = {
   name: 'signing',
   register(server, { deps }) {
-    const { signing } = deps.services;
+    const { signing, decisions } = deps.services;
 
     server.post(
       '/v1/sign',
       {
         bodyLimit: deps.config.limits.evidenceBodyBytes,
+        // The token is checked before the body (up to evidenceBodyBytes) is read or parsed: an
+        // unauthenticated caller costs no parsing (threat model I1, I8).
+        onRequest: async (request) => {
+          await decisions.authenticate(requireSigningToken(request));
+        },
         schema: {
           tags: ['signing'],
           summary: 'Sign an artifact digest or an in-toto attestation as the calling workload',
@@ -115,16 +121,7 @@ export const signingRoutes: RouteModule = {
         },
       },
       async (request, reply) => {
-        const identityToken = readWorkloadToken(request);
-        if (identityToken === undefined) {
-          throw new AppError(
-            'UNAUTHENTICATED',
-            'signing needs the workload OIDC token as Authorization: Bearer',
-            {
-              hint: 'in CI, `countersign sign` picks the token up by itself',
-            },
-          );
-        }
+        const identityToken = requireSigningToken(request);
         const { product, channel, subject, kind, statement, requestId } = request.body;
         if ((kind === 'attestation') !== (statement !== undefined)) {
           throw new AppError(
@@ -190,3 +187,15 @@ export const signingRoutes: RouteModule = {
     );
   },
 };
+
+function requireSigningToken(request: FastifyRequest): string {
+  const identityToken = readWorkloadToken(request);
+  if (identityToken === undefined) {
+    throw new AppError(
+      'UNAUTHENTICATED',
+      'signing needs the workload OIDC token as Authorization: Bearer',
+      { hint: 'in CI, `countersign sign` picks the token up by itself' },
+    );
+  }
+  return identityToken;
+}

@@ -281,6 +281,31 @@ entitlements:
     assert.match(problems(error).join('\n'), /more than 100 alias/);
   });
 
+  it('refuses deep nesting before parsing it, naming the line', () => {
+    const cases = [
+      [
+        `apiVersion: countersign.dev/v1\nkind: Governance\nusers: ${'['.repeat(2_000_000)}${']'.repeat(2_000_000)}\n`,
+        3,
+      ],
+      [`apiVersion: countersign.dev/v1\nkind: Governance\nusers:\n  ${'- '.repeat(500)}x\n`, 4],
+    ] as const;
+    for (const [text, line] of cases) {
+      // The pre-scan's message (the parser's own would be a YAML error or a stack overflow).
+      assert.deepEqual(problems(configError(() => parseGovernanceFile(text))), [
+        `governance.yaml:${String(line)} : nested deeper than 64 levels`,
+      ]);
+    }
+    // Brackets and quotes inside scalars and comments do not count.
+    const quoted = MINIMAL.replace(
+      'kind: Governance',
+      `kind: Governance # ${'['.repeat(100)}\nx-note: "${'{'.repeat(100)}" # don't [[[`,
+    );
+    assert.doesNotMatch(
+      problems(configError(() => parseGovernanceFile(`${quoted}\nbad: [`))).join('\n'),
+      /nested deeper/,
+    );
+  });
+
   it('refuses a document that is not a mapping, and an unknown apiVersion', () => {
     assert.deepEqual(problems(configError(() => parseGovernanceFile('- 1\n'))), [
       'governance.yaml:1 : must be a mapping of fields, not a list',

@@ -97,13 +97,30 @@ export function readYamlDocument(
     });
     return result(undefined);
   }
+  const tooDeep = nestingBeyond(text, MAX_NESTING_DEPTH);
+  if (tooDeep !== undefined) {
+    errors.push({
+      path: '',
+      message: `nested deeper than ${String(MAX_NESTING_DEPTH)} levels`,
+      source: `${options.fileName}:${String(tooDeep)}`,
+    });
+    return result(undefined);
+  }
   const counter = new LineCounter();
-  const doc = parseDocument(text, {
-    schema: 'failsafe',
-    lineCounter: counter,
-    prettyErrors: false,
-    uniqueKeys: true,
-  });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, {
+      schema: 'failsafe',
+      lineCounter: counter,
+      prettyErrors: false,
+      uniqueKeys: true,
+    });
+  } catch (error) {
+    // The parser recurses per level; a nesting the scan above cannot see may still exhaust it.
+    if (!(error instanceof RangeError)) throw error;
+    errors.push({ path: '', message: 'nested too deeply to read', source: options.fileName });
+    return result(undefined);
+  }
   const lineAt = (offset: number): number => counter.linePos(offset).line;
   for (const problem of [...doc.errors, ...doc.warnings]) {
     errors.push({
@@ -446,4 +463,67 @@ function describeExpected(schema: SchemaNode): string {
     default:
       return schema.description ?? 'a string';
   }
+}
+
+/** Deepest nesting a governance file needs is about ten; the parser recurses once per level. */
+export const MAX_NESTING_DEPTH = 64;
+
+/**
+ * The line where `text` first nests deeper than `max` levels, or undefined: flow collections
+ * (`[`, `{` outside quotes and comments) plus compact block sequences (`- - -`) and indentation,
+ * an upper bound of the parser's recursion, found in one pass before it runs (threat model I8:
+ * `[[[[…` of a few MiB otherwise costs seconds and gigabytes before the parser gives up).
+ */
+function nestingBeyond(text: string, max: number): number | undefined {
+  let flow = 0;
+  let line = 1;
+  let lineStart = true;
+  let indent = 0;
+  let dashes = 0;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      line++;
+      lineStart = true;
+      indent = 0;
+      dashes = 0;
+      continue;
+    }
+    if (quote !== undefined) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (lineStart) {
+      if (c === ' ') {
+        indent++;
+        continue;
+      }
+      if (c === '-' && (text[i + 1] === ' ' || text[i + 1] === '\n')) {
+        dashes++;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1] ?? ''))) {
+      const end = text.indexOf('\n', i);
+      i = (end < 0 ? text.length : end) - 1;
+      continue;
+    }
+    if ((c === '"' || c === "'") && opensScalar(text, i)) quote = c;
+    else if (c === '[' || c === '{') flow++;
+    else if ((c === ']' || c === '}') && flow > 0) flow--;
+    if (flow + dashes + indent / 2 > max) return line;
+  }
+  return undefined;
+}
+
+/** True when the quote at `at` starts a quoted scalar (after `: `, `- `, `[`, `{`, `,`, `? ` or a
+ * line's indentation), not an apostrophe inside a plain one (`reason: don't`). */
+function opensScalar(text: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && text[i] === ' ') i--;
+  const before = i < 0 ? '\n' : (text[i] ?? '\n');
+  return '\n:-[{,?'.includes(before);
 }

@@ -23,6 +23,8 @@ describe('computeRetryDelayMs', () => {
 describe('parseWebhookUrl', () => {
   it('accepts https: anywhere and plain http: to loopback only', () => {
     assert.equal(parseWebhookUrl('https://hooks.example/a?b=c'), 'https://hooks.example/a?b=c');
+    // Internal receivers (private ranges) stay allowed over https.
+    assert.equal(parseWebhookUrl('https://10.0.0.1/hook'), 'https://10.0.0.1/hook');
     for (const url of ['http://127.0.0.1:9/x', 'http://localhost/x', 'http://[::1]:8/x']) {
       assert.equal(parseWebhookUrl(url), url);
     }
@@ -35,6 +37,12 @@ describe('parseWebhookUrl', () => {
       'file:///etc/passwd',
       'https://a:b@hooks.example/',
       'https://hooks.example/#x',
+      // Cloud metadata: link-local literals in any spelling URL parsing normalises.
+      'https://169.254.169.254/latest/meta-data/',
+      'https://0xA9FEA9FE/',
+      'https://[fe80::1]/',
+      'https://[::ffff:169.254.169.254]/',
+      'https://[fd00:ec2::254]/',
       '',
       `https://hooks.example/${'a'.repeat(2100)}`,
     ]) {

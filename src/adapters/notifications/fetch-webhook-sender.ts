@@ -1,7 +1,7 @@
 /**
  * `WebhookSender` over the platform `fetch`: one POST, redirects never followed (a 3xx is an
  * answer, and following it could take a signed body to a host nobody registered), a hard
- * timeout, and at most `BODY_EXCERPT_BYTES` of the response read.
+ * timeout, and the response body discarded unread (only the status counts).
  */
 import { AppError } from '../../core/errors.ts';
 import type {
@@ -9,9 +9,6 @@ import type {
   WebhookResponse,
   WebhookSender,
 } from '../../core/notifications/webhook-sender.ts';
-
-/** Bytes of a response body kept for `lastError`; the rest is discarded unread. */
-const BODY_EXCERPT_BYTES = 512;
 
 /** The sender the service uses. */
 export function createFetchWebhookSender(): WebhookSender {
@@ -31,34 +28,10 @@ export function createFetchWebhookSender(): WebhookSender {
           cause: error,
         });
       }
-      return { status: response.status, bodyExcerpt: await readExcerpt(response) };
+      await response.body?.cancel().catch(() => undefined);
+      return { status: response.status };
     },
   };
-}
-
-async function readExcerpt(response: Response): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  try {
-    while (length < BODY_EXCERPT_BYTES) {
-      const { done, value } = (await reader.read()) as {
-        done: boolean;
-        value?: Uint8Array;
-      };
-      if (done || value === undefined) break;
-      chunks.push(value);
-      length += value.length;
-    }
-  } catch {
-    // A body cut off mid-way still leaves the status, which is what counts.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  return new TextDecoder('utf-8', { fatal: false }).decode(
-    Buffer.concat(chunks).subarray(0, BODY_EXCERPT_BYTES),
-  );
 }
 
 /** Words for a failed fetch; undici hides the reason in `cause`. */

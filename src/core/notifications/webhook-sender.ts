@@ -11,11 +11,12 @@ export interface WebhookRequest {
   readonly timeoutMs: number;
 }
 
-/** What a receiver answered. */
+/**
+ * What a receiver answered: its status only. The body is never read or kept: shown back as a
+ * delivery's error, it would let whoever registers a webhook read what internal addresses answer.
+ */
 export interface WebhookResponse {
   readonly status: number;
-  /** The start of the response body (the sender reads no more than a few hundred bytes). */
-  readonly bodyExcerpt: string;
 }
 
 /**

@@ -343,6 +343,30 @@ describe('countersign sign', () => {
     });
   });
 
+  describe('many files, one failing', () => {
+    it('reports with --json what was signed before the failure, and the error', async () => {
+      await writeFile(join(dir, 'unknown.bin'), 'the server refuses this digest');
+      const result = await sign(
+        ['a.bin', 'unknown.bin', 'b.bin', '--product', 'demo', '--channel', 'dev', '--json'].concat(
+          ['--concurrency', '1'],
+        ),
+        github(),
+      );
+      assert.equal(result.code, 2, result.stderr);
+      const document = JSON.parse(result.stdout) as {
+        signed: { file: string }[];
+        error: { code: string; exitCode: number; message: string };
+      };
+      assert.deepEqual(
+        document.signed.map((entry) => entry.file),
+        ['a.bin'],
+      );
+      assert.equal(document.error.code, 'INVALID_INPUT');
+      assert.equal(document.error.exitCode, 2);
+      assert.match(document.error.message, /unknown\.bin/);
+    });
+  });
+
   describe('many files with a single token', () => {
     it('exits 2 before sending anything: each token signs once', async () => {
       const result = await sign(['a.bin', 'b.bin', '--product', 'demo', '--channel', 'dev']);

@@ -25,6 +25,7 @@ import {
 import { equalBytes } from '../../core/tlog/bytes.ts';
 import { PRODUCT_OR_CHANNEL_NAME } from '../../core/x509/create-channel-ca-certificate.ts';
 import { createApiClient } from '../api-client.ts';
+import { renderErrorJson } from '../render-error.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
 import { writeFileAtomically } from '../write-file-atomically.ts';
 import {
@@ -249,6 +250,12 @@ export const signCommand: CliCommand = {
     progress.done();
     const signed = outcome.results.filter((result): result is Signed => result !== undefined);
     if (outcome.error !== undefined) {
+      if (context.json && signed.length > 0) {
+        // Scripts must learn what was signed (and logged) before the failure, not only the error.
+        const { error } = renderErrorJson(toAppError(outcome.error));
+        context.printJson({ product, channel, kind, signed, error });
+        return error.exitCode;
+      }
       if (signed.length > 0 && !context.json) {
         context.note(
           `signed before the failure: ${signed.map((s) => `${s.file} (log index ${s.logIndex})`).join(', ')}`,

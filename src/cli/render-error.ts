@@ -23,9 +23,10 @@ export function renderErrorText(error: AppError, debug: boolean): string {
   const lines = [`error: ${error.message}`];
   for (const field of error.errors) {
     const where = field.path === '' ? '' : `${field.path}: `;
-    lines.push(
-      `  - ${where}${field.message}${field.source === undefined ? '' : ` (${field.source})`}`,
-    );
+    const line = `${where}${field.message}${field.source === undefined ? '' : ` (${field.source})`}`;
+    // `--product is required` says it all: no `  - --product: is required` under it.
+    if (error.message.includes(field.message) && error.message.includes(field.path)) continue;
+    lines.push(`  - ${line}`);
   }
   if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
   else if (error.code === 'INTERNAL' && !debug)

@@ -3,6 +3,7 @@
  * randomness, logger), adapters into use cases, and use cases into the HTTP server. Everything
  * else receives what it needs as arguments.
  */
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger, DestinationStream } from 'pino';
@@ -49,6 +50,7 @@ import {
   type StorageOptions,
 } from './adapters/storage/open-storage.ts';
 import { createStorageTokenIdStore } from './adapters/storage/storage-token-id-store.ts';
+import { SQLITE_DATABASE_FILE_NAME } from './adapters/storage/sqlite/open-sqlite-storage.ts';
 import { createLogger } from './adapters/system/create-logger.ts';
 import { cryptoRandom } from './adapters/system/crypto-random.ts';
 import { openSecretFile } from './adapters/system/secret-file.ts';
@@ -617,6 +619,17 @@ async function readRecordedIssuerUrl(keyDir: string): Promise<string | undefined
       cause: error,
     });
   }
+}
+
+/**
+ * Where the configured embedded database would be, when it is not there: offline audits
+ * (`log verify --data-dir`) read what exists and must not create an empty installation from a
+ * mistyped path. Undefined for PostgreSQL, whose database the operator creates.
+ */
+export function missingEmbeddedDatabase(config: Config): string | undefined {
+  if (config.storage.engine !== 'sqlite') return undefined;
+  const path = join(config.dataDir, SQLITE_DATABASE_FILE_NAME);
+  return existsSync(path) ? undefined : path;
 }
 
 /** Applies pending migrations to the configured database. Throws STORAGE_UNAVAILABLE, CONFIG_INVALID. */

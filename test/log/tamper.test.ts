@@ -4,7 +4,7 @@
  * and name the index; `countersign log verify --data-dir` must say the same.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -20,6 +20,16 @@ const config = loadConfig({
   env: {},
   argv: ['--data-dir', dataDir, '--log-level', 'silent'],
   cwd: dataDir,
+});
+
+describe('log verify --data-dir of a directory holding no database', () => {
+  it('exits 4 and creates nothing there', async () => {
+    const missing = join(dataDir, 'mistyped');
+    const result = await runInProcess(['log', 'verify', '--data-dir', missing], { cwd: dataDir });
+    assert.equal(result.code, 4, result.stderr);
+    assert.match(result.stderr, /no Countersign database at .*mistyped/);
+    assert.equal(existsSync(missing), false);
+  });
 });
 
 describe('a log entry altered while the service was stopped', () => {

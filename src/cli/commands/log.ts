@@ -108,8 +108,16 @@ const verifyCommand: CliCommand = {
 
 /** The offline check of a data directory: the same integrity check the service runs at start. */
 async function verifyDataDir(context: CommandContext): Promise<number> {
-  const { composeApp } = await import('../../compose.ts');
-  const app = await composeApp(context.loadConfig(), { migrate: false });
+  const { composeApp, missingEmbeddedDatabase } = await import('../../compose.ts');
+  const config = context.loadConfig();
+  // An audit reads what exists: a mistyped --data-dir must not create an empty installation.
+  const missing = missingEmbeddedDatabase(config);
+  if (missing !== undefined) {
+    throw new AppError('NOT_FOUND', `no Countersign database at ${missing}`, {
+      hint: 'name the data directory of the service with --data-dir (or COUNTERSIGN_DATA_DIR)',
+    });
+  }
+  const app = await composeApp(config, { migrate: false });
   try {
     const report = app.log.integrity;
     const summary = {

@@ -384,19 +384,13 @@ describe('countersign sign', () => {
       predicateType: 'https://slsa.dev/provenance/v1',
       predicate: { buildDefinition: { buildType: 'https://example.com/build' } },
     });
+    const attest = (statementFile: string) =>
+      sign(['hello.tgz', '--attest', statementFile, '--product', 'demo', '--channel', 'dev']);
 
     it('signs the statement as an attestation when it names the file', async () => {
       const statement = statementFor(hash('sha256', files['hello.tgz'] ?? ''));
       await writeFile(join(dir, 'statement.json'), JSON.stringify(statement));
-      const result = await sign([
-        'hello.tgz',
-        '--attest',
-        'statement.json',
-        '--product',
-        'demo',
-        '--channel',
-        'dev',
-      ]);
+      const result = await attest('statement.json');
       assert.equal(result.code, 0, result.stderr);
       assert.equal(server.requests[0]?.body.kind, 'attestation');
       assert.deepEqual(server.requests[0]?.body.statement, statement);
@@ -431,15 +425,7 @@ describe('countersign sign', () => {
         predicate: { buildDefinition: { buildType: 'https://example.com/build' } },
       };
       await writeFile(join(dir, 'statement.json'), JSON.stringify(statement));
-      const result = await sign([
-        'hello.tgz',
-        '--attest',
-        'statement.json',
-        '--product',
-        'demo',
-        '--channel',
-        'dev',
-      ]);
+      const result = await attest('statement.json');
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(server.requests[0]?.body.subject, {
         name: 'dist/hello.tgz',
@@ -461,15 +447,7 @@ describe('countersign sign', () => {
         [`${base},"extra":9007199254740993}`, /\/extra \(9007199254740993\) is an integer beyond/],
       ] as const) {
         await writeFile(join(dir, 'odd.json'), text);
-        const result = await sign([
-          'hello.tgz',
-          '--attest',
-          'odd.json',
-          '--product',
-          'demo',
-          '--channel',
-          'dev',
-        ]);
+        const result = await attest('odd.json');
         assert.equal(result.code, 2, result.stderr);
         assert.match(result.stderr, message);
       }

@@ -111,8 +111,13 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     strict: false,
     allowPositionals: true,
   });
-  if (early['version'] === true && positionals.length === 0) {
-    io.stdout(`${CLI_VERSION}\n`);
+  // `--version` anywhere prints the version and runs nothing (`sign --version` must not sign).
+  if (early['version'] === true) {
+    io.stdout(
+      argv.includes('--json')
+        ? `${JSON.stringify({ version: CLI_VERSION })}\n`
+        : `${CLI_VERSION}\n`,
+    );
     return EXIT_OK;
   }
   const verb = positionals[0];

@@ -539,7 +539,7 @@ describe('countersign sign', () => {
       assert.equal(result.code, 3);
       assert.match(
         result.stderr,
-        /hint: the server refused the identity token from COUNTERSIGN_IDENTITY_TOKEN/,
+        /hint: each signature needs a fresh token: mint a new one \(COUNTERSIGN_IDENTITY_TOKEN gave one already spent\)/,
       );
       noSecrets(result);
     });

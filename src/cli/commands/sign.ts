@@ -534,11 +534,15 @@ function aboutFile(file: string, error: unknown, source: IdentityTokenSource): A
   if (!isAppError(error))
     return new AppError('INTERNAL', `signing ${file} failed`, { cause: error });
   const hint =
-    error.code === 'UNAUTHENTICATED'
-      ? `the server refused the identity token from ${source.description}: is its issuer trusted in governance, its audience right, and is it unexpired and unused?`
-      : error.code === 'NOT_FOUND'
-        ? 'check --product and --channel: the channel must exist and have a CA (countersign plan / apply)'
-        : error.hint;
+    error.code === 'UNAUTHENTICATED' && /already used/.test(error.message)
+      ? `each signature needs a fresh token: mint a new one (${source.description} gave one already spent)`
+      : error.code === 'UNAUTHENTICATED' && /expired/.test(error.message)
+        ? `the token from ${source.description} expired (waiting for approvals too?): sign again with a fresh one`
+        : error.code === 'UNAUTHENTICATED'
+          ? `the server refused the identity token from ${source.description}: is its issuer trusted in governance, its audience right, and is it unexpired and unused?`
+          : error.code === 'NOT_FOUND'
+            ? 'check --product and --channel: the channel must exist and have a CA (countersign plan / apply)'
+            : error.hint;
   return new AppError(error.code, `${file}: ${error.message}`, {
     errors: error.errors,
     ...(hint === undefined ? {} : { hint }),

@@ -45,6 +45,13 @@ describe('countersign CLI', () => {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${version}\n`);
     });
+
+    it('after a command, prints the version and runs nothing; as JSON with --json', async () => {
+      const result = await runInProcess(['sign', 'no-such-file', '--version', '--json']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(Object.keys(JSON.parse(result.stdout) as object), ['version']);
+      assert.equal(result.stderr, '');
+    });
   });
 
   describe('--help', () => {

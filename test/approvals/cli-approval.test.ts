@@ -96,6 +96,11 @@ describe('a two-person release from the command line', () => {
         cwd: work,
       });
       assert.equal(added.code, 0, added.stderr);
+      // What the approver looks at goes to stdout, for the terminal or a script alike.
+      const shown = await runInProcess(['request', 'show', requestId], { env, cwd: work });
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.match(shown.stdout, /^Signing request rq_[0-9a-f]{32} \(pending\) on /);
+      assert.match(shown.stdout, /^ {2}app\.tar\.gz {2}sha256:[0-9a-f]{64}$/m);
       const approved = await runInProcess(
         ['approve', requestId, '--comment', 'reviewed the diff'],
         { env, cwd: work },

@@ -5,6 +5,7 @@
  * those bytes with the person's approver key, and submits the signature. The key never leaves
  * the machine.
  */
+import { toDisplaySafe } from '../../core/display-text.ts';
 import { createHash, createPrivateKey, createPublicKey, sign as signBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -87,7 +88,7 @@ function answerCommand(decision: 'approve' | 'reject'): CliCommand {
       const view = (await client.request('GET', `/v1/requests/${id}`, {
         auth: true,
       })) as RequestView;
-      if (!context.json) describeRequest(context, view);
+      if (!context.json) describeRequest(context.note, view);
       const draft = (await client.request('POST', `/v1/requests/${id}/approval-statement`, {
         body: { decision, comment },
         auth: true,
@@ -133,20 +134,28 @@ export function requestIdOperand(context: CommandContext): string {
 }
 
 /** What the person approves, on stderr, before anything is signed. */
-export function describeRequest(context: CommandContext, view: RequestView): void {
+/**
+ * What a person approves, one line each to `write` (stdout for `request show`, stderr before
+ * `approve` asks). Server text is shown escaped: a name must read as what it is.
+ */
+export function describeRequest(write: (line: string) => void, view: RequestView): void {
   const r = view.requester;
-  context.note(
-    `Signing request ${view.id} (${view.state}) on ${view.product}/${view.channel}, ${view.kind}:`,
+  const safe = toDisplaySafe;
+  write(
+    `Signing request ${safe(view.id)} (${safe(view.state)}) on ${safe(view.product)}/${safe(view.channel)}, ${safe(view.kind)}:`,
   );
   for (const subject of view.subjects) {
-    context.note(`  ${subject.name}  ${subject.digest.algorithm}:${subject.digest.value}`);
+    write(
+      `  ${safe(subject.name)}  ${safe(subject.digest.algorithm)}:${safe(subject.digest.value)}`,
+    );
   }
-  context.note(`  requested by ${r.identityUri ?? '?'}`);
-  if (r.repository !== undefined)
-    context.note(`  repository ${r.repository} ${r.ref ?? ''} ${r.commitSha ?? ''}`.trimEnd());
-  for (const reason of view.context.reasons) context.note(`  policy: ${reason}`);
-  context.note(
-    `  approvals: ${String(view.approvals.count)} of ${String(view.approvals.required)}; expires ${view.expiresAt}`,
+  write(`  requested by ${safe(r.identityUri ?? '?')}`);
+  if (r.repository !== undefined) {
+    write(safe(`  repository ${r.repository} ${r.ref ?? ''} ${r.commitSha ?? ''}`.trimEnd()));
+  }
+  for (const reason of view.context.reasons) write(`  policy: ${safe(reason)}`);
+  write(
+    `  approvals: ${String(view.approvals.count)} of ${String(view.approvals.required)}; expires ${safe(view.expiresAt)}`,
   );
 }
 

@@ -1,6 +1,7 @@
 /**
  * `countersign request list|show|cancel`: the signing requests waiting for approvals.
  */
+import { toDisplaySafe } from '../../core/display-text.ts';
 import type { CliCommand } from '../command.ts';
 import { optionalString } from '../flags.ts';
 import { describeRequest, requestIdOperand, type RequestView } from './approve.ts';
@@ -51,10 +52,9 @@ const showCommand: CliCommand = {
       .request('GET', `/v1/requests/${id}`, { auth: true })) as RequestView;
     if (context.json) context.printJson(view);
     else {
-      describeRequest(context, view);
-      context.print(
-        `${view.id}: ${view.state}${view.approvals.missing === '' ? '' : ` (${view.approvals.missing})`}`,
-      );
+      describeRequest(context.print, view);
+      if (view.approvals.missing !== '')
+        context.print(`  missing: ${toDisplaySafe(view.approvals.missing)}`);
     }
     return 0;
   },

@@ -88,7 +88,7 @@ function answerCommand(decision: 'approve' | 'reject'): CliCommand {
       const view = (await client.request('GET', `/v1/requests/${id}`, {
         auth: true,
       })) as RequestView;
-      if (!context.json) describeRequest(context.note, view);
+      if (!context.json) describeRequest((line) => context.note(line), view);
       const draft = (await client.request('POST', `/v1/requests/${id}/approval-statement`, {
         body: { decision, comment },
         auth: true,

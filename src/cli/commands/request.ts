@@ -52,7 +52,7 @@ const showCommand: CliCommand = {
       .request('GET', `/v1/requests/${id}`, { auth: true })) as RequestView;
     if (context.json) context.printJson(view);
     else {
-      describeRequest(context.print, view);
+      describeRequest((line) => context.print(line), view);
       if (view.approvals.missing !== '')
         context.print(`  missing: ${toDisplaySafe(view.approvals.missing)}`);
     }

@@ -121,6 +121,28 @@ describe('countersign log verify --url', () => {
     ]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual((JSON.parse(ok.stdout) as { treeSize: string }).treeSize, '300');
+    // Progress only when asked (or on a terminal for a large log): the last count, once.
+    const quiet = await runInProcess([
+      'log',
+      'verify',
+      '--url',
+      prefix,
+      '--public-key',
+      publicKeyFile,
+    ]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /verified \d+\/300 entries/);
+    const shown = await runInProcess([
+      'log',
+      'verify',
+      '--url',
+      prefix,
+      '--public-key',
+      publicKeyFile,
+      '--progress',
+    ]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stderr, /verified 300\/300 entries\n/);
     served = { reader: honest.reader, corrupt: true };
     const bad = await runInProcess([
       'log',

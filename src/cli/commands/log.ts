@@ -17,6 +17,7 @@ import { AppError } from '../../core/errors.ts';
 import { parseCheckpoint } from '../../core/tlog/checkpoint.ts';
 import type { CliCommand, CommandContext } from '../command.ts';
 import { EXIT_CODES } from '../exit-codes.ts';
+import { createProgress, type Progress } from '../progress.ts';
 
 /** Largest response accepted from a log: a full tile is 8 KiB, an entry bundle at most 16 MiB. */
 const MAX_RESPONSE_BYTES = 17 * 1024 * 1024;
@@ -64,6 +65,9 @@ const infoCommand: CliCommand = {
   },
 };
 
+/** Entries above which `log verify` shows progress on a terminal unasked. */
+const LOG_PROGRESS_MIN_ENTRIES = 100_000n;
+
 const verifyCommand: CliCommand = {
   name: 'verify',
   summary: 'recompute the whole log from its entries and check it against the signed checkpoint',
@@ -76,21 +80,31 @@ const verifyCommand: CliCommand = {
   ].join('\n'),
   usesServer: true,
   readsConfig: true,
-  options: URL_OPTION,
+  options: {
+    ...URL_OPTION,
+    progress: {
+      type: 'boolean',
+      help: 'show progress on stderr even when it is not a terminal (throttled lines)',
+    },
+  },
   async run(context) {
     if (typeof context.flags['data-dir'] === 'string') return verifyDataDir(context);
     const prefix = logPrefix(context);
     const identity = await resolveIdentity(context, prefix);
     const note = await fetchText(`${prefix}/checkpoint`);
     const started = Date.now();
+    // One line rewritten on a terminal (large logs), throttled lines with --progress, else quiet.
+    let progress: Progress | undefined;
     const result = await verifyLogFromTiles(
       note,
       identity,
       (path) => fetchBytes(`${prefix}/${path}`),
       (done, total) => {
-        if (!context.json && total > 0n) context.note(`verified ${done}/${total} entries`);
+        progress ??= createProgress(context, total >= LOG_PROGRESS_MIN_ENTRIES);
+        progress.update(`verified ${String(done)}/${String(total)} entries`);
       },
     );
+    progress?.done();
     const summary = {
       verified: true,
       origin: identity.origin,

@@ -107,51 +107,24 @@ const monitor = (state: string) =>
   ]);
 
 describe('countersign log verify --url', () => {
+  const verifyUrl = (...flags: string[]) =>
+    runInProcess(['log', 'verify', '--url', prefix, '--public-key', publicKeyFile, ...flags]);
+
   it('verifies an honest log and exits 1 when an entry bundle was altered', async (t) => {
     const honest = await buildLog(t, entries('v', 300));
     served = { reader: honest.reader };
-    const ok = await runInProcess([
-      'log',
-      'verify',
-      '--url',
-      prefix,
-      '--public-key',
-      publicKeyFile,
-      '--json',
-    ]);
+    const ok = await verifyUrl('--json');
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual((JSON.parse(ok.stdout) as { treeSize: string }).treeSize, '300');
     // Progress only when asked (or on a terminal for a large log): the last count, once.
-    const quiet = await runInProcess([
-      'log',
-      'verify',
-      '--url',
-      prefix,
-      '--public-key',
-      publicKeyFile,
-    ]);
+    const quiet = await verifyUrl();
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.doesNotMatch(quiet.stderr, /verified \d+\/300 entries/);
-    const shown = await runInProcess([
-      'log',
-      'verify',
-      '--url',
-      prefix,
-      '--public-key',
-      publicKeyFile,
-      '--progress',
-    ]);
+    const shown = await verifyUrl('--progress');
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stderr, /verified 300\/300 entries\n/);
     served = { reader: honest.reader, corrupt: true };
-    const bad = await runInProcess([
-      'log',
-      'verify',
-      '--url',
-      prefix,
-      '--public-key',
-      publicKeyFile,
-    ]);
+    const bad = await verifyUrl();
     assert.equal(bad.code, 1, bad.stderr);
     assert.match(bad.stderr, /do not hash to the root|not a valid bundle/);
   });

@@ -1,7 +1,9 @@
 /**
  * The demo service for the signing and verification benchmarks: composed in this process on
  * SQLite in a temporary data directory (as `serve --demo` runs it), with workload tokens minted by
- * its own development issuer before any timing starts (each token's jti is single-use).
+ * its own development issuer before any timing starts (each token's jti is single-use). The
+ * request budgets (limits.*RequestsPerMinute) are lifted: the benchmarks measure capacity, and
+ * one loopback client with one workload identity would otherwise meet them within a second.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,10 @@ export async function startBenchDemoService(): Promise<BenchDemoService> {
   try {
     service = await composeService(
       loadConfig({
-        env: {},
+        env: {
+          COUNTERSIGN_LIMITS_IP_REQUESTS_PER_MINUTE: '0',
+          COUNTERSIGN_LIMITS_IDENTITY_REQUESTS_PER_MINUTE: '0',
+        },
         argv: ['--demo', '--port', '0', '--data-dir', dataDir, '--log-level', 'silent'],
         cwd: dataDir,
       }),

@@ -190,23 +190,25 @@ export interface SigningDecisions {
   /** See `decideSigning`. */
   decide(input: DecideSigningInput, options: DecideSigningOptions): Promise<DecidedSigning>;
   /**
-   * Checks a signing token as `decide` will (trusted issuer, signature, times, audience, an
-   * unspent jti) without deciding or recording anything: routes call it before reading a large
-   * body, so an unauthenticated caller costs no parsing (threat model I1, I8).
+   * Checks a token as `decide` will for `purpose` (default `sign-later`: trusted issuer,
+   * signature, times, audience, an unspent jti) without deciding or recording anything, and
+   * returns the workload it proves. Routes call it before reading a large body or doing any work,
+   * so an unauthenticated caller costs no parsing and the workload's request budget is spent
+   * first (threat model I1, I8).
    *
    * @throws AppError UNAUTHENTICATED, UPSTREAM_UNAVAILABLE, STORAGE_UNAVAILABLE.
    */
-  authenticate(identityToken: string): Promise<void>;
+  authenticate(identityToken: string, purpose?: TokenPurpose): Promise<Workload>;
 }
 
 /** `decideSigning` over the governance state, the event log and the clock of the service. */
 export function createSigningDecisions(deps: DecideSigningDeps): SigningDecisions {
   return {
     decide: (input, options) => decideSigning(input, options, deps),
-    async authenticate(identityToken) {
+    async authenticate(identityToken, purpose = 'sign-later') {
       const active = await deps.state.current();
       requireIssuers(active);
-      await active.verifier.verify(identityToken, { purpose: 'sign-later' });
+      return active.verifier.verify(identityToken, { purpose });
     },
   };
 }

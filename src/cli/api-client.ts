@@ -1,9 +1,18 @@
 /**
  * The CLI's HTTP client for a running server. Problem responses come back as `AppError`s with the
- * server's code, so a 401 from the server exits 3 here too.
+ * server's code, so a 401 from the server exits 3 here too. A request refused for its rate limit
+ * (429, RATE_LIMITED: the server did nothing) is sent again after the server's `Retry-After`, a
+ * few times, as long as that wait is short.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { toDisplaySafe } from '../core/display-text.ts';
-import { AppError, ERROR_CODES, type ErrorCode, type FieldError } from '../core/errors.ts';
+import {
+  AppError,
+  ERROR_CODES,
+  isAppError,
+  type ErrorCode,
+  type FieldError,
+} from '../core/errors.ts';
 
 /** Requests to the Countersign API. */
 export interface ApiClient {
@@ -24,7 +33,16 @@ export interface ApiClientOptions {
   readonly server: string;
   readonly token: string | undefined;
   readonly timeoutMs?: number;
+  /** Hears why the client waits (a rate-limited request about to be retried). */
+  readonly notify?: (message: string) => void;
+  /** Waits `ms` milliseconds (tests pass a fake). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** Retries of a rate-limited request, each after the server's Retry-After. */
+export const RATE_LIMIT_RETRIES = 3;
+/** A longer Retry-After is not waited for: the error (with its hint) is the better answer. */
+export const RATE_LIMIT_MAX_WAIT_SECONDS = 60;
 
 const TOKEN_HINT =
   'set COUNTERSIGN_TOKEN (or pass --token, which other local users can see in the process list)';
@@ -33,6 +51,47 @@ const TOKEN_HINT =
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const { server, token } = options;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const sleep = options.sleep ?? ((ms: number) => delay(ms));
+  const send = async (
+    method: Parameters<ApiClient['request']>[0],
+    path: string,
+    body: unknown,
+    auth: boolean,
+  ): Promise<unknown> => {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (auth && token !== undefined) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(`${server}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      throw new AppError(
+        'UPSTREAM_UNAVAILABLE',
+        `cannot reach the Countersign server at ${server}`,
+        {
+          cause: error,
+          hint: 'is `countersign serve` running there? Point at it with --server or COUNTERSIGN_SERVER',
+        },
+      );
+    }
+    const text = await response.text();
+    const parsed = parseJson(text);
+    if (response.ok) {
+      if (parsed === undefined && text !== '') {
+        throw new AppError(
+          'INTERNAL',
+          `the server at ${server} answered ${method} ${path} with a body that is not JSON`,
+        );
+      }
+      return parsed;
+    }
+    throw problemToError(response, parsed, { auth, server, method, path });
+  };
   return {
     server,
     async request(method, path, { body, auth = false } = {}) {
@@ -41,39 +100,24 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
           hint: TOKEN_HINT,
         });
       }
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (auth && token !== undefined) headers['authorization'] = `Bearer ${token}`;
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      let response: Response;
-      try {
-        response = await fetch(`${server}${path}`, {
-          method,
-          headers,
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-      } catch (error) {
-        throw new AppError(
-          'UPSTREAM_UNAVAILABLE',
-          `cannot reach the Countersign server at ${server}`,
-          {
-            cause: error,
-            hint: 'is `countersign serve` running there? Point at it with --server or COUNTERSIGN_SERVER',
-          },
-        );
-      }
-      const text = await response.text();
-      const parsed = parseJson(text);
-      if (response.ok) {
-        if (parsed === undefined && text !== '') {
-          throw new AppError(
-            'INTERNAL',
-            `the server at ${server} answered ${method} ${path} with a body that is not JSON`,
+      for (let retries = 0; ; retries++) {
+        try {
+          return await send(method, path, body, auth);
+        } catch (error) {
+          const wait = isAppError(error, 'RATE_LIMITED') ? error.retryAfterSeconds : undefined;
+          if (
+            wait === undefined ||
+            wait > RATE_LIMIT_MAX_WAIT_SECONDS ||
+            retries >= RATE_LIMIT_RETRIES
+          ) {
+            throw error;
+          }
+          options.notify?.(
+            `${server} is rate limiting this client; retrying ${method} ${path} in ${String(wait)} s`,
           );
+          await sleep(wait * 1000);
         }
-        return parsed;
       }
-      throw problemToError(response, parsed, { auth, server, method, path });
     },
   };
 }

@@ -213,7 +213,11 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
           env: io.env,
           flags: { server: stringFlag(flags, 'server'), token: stringFlag(flags, 'token') },
         });
-        client = createApiClient({ server: settings.server, token: settings.token });
+        client = createApiClient({
+          server: settings.server,
+          token: settings.token,
+          notify: (text) => io.stderr(`${text}\n`),
+        });
       }
       return client;
     },

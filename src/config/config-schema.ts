@@ -26,6 +26,10 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info',
   bodyBytes: 64 * KIB,
   evidenceBodyBytes: 8 * MIB,
+  // Threat model I8. Per address: a busy CI fleet behind one NAT still fits; per identity: a
+  // release job signing a thousand files still fits, a runaway loop does not fill the log.
+  ipRequestsPerMinute: 6000,
+  identityRequestsPerMinute: 1200,
   logNodeCacheBytes: 64 * MIB,
   demo: false,
 } as const;
@@ -37,6 +41,9 @@ export const SETTING_SCHEMAS = {
   'server.host': Type.String({ minLength: 1, maxLength: 255, pattern: '^\\S+$' }),
   'server.port': Type.Integer({ minimum: 0, maximum: 65_535 }),
   'server.publicUrl': Type.String({ minLength: 1, maxLength: 2048 }),
+  // Comma-separated addresses or CIDR ranges of the reverse proxies in front of the service (see
+  // `parseTrustedProxies`); empty: the peer address is the client's.
+  'server.trustedProxies': Type.String({ maxLength: 4096 }),
   dataDir: Type.String({ minLength: 1, maxLength: 4096 }),
   'storage.engine': Type.Union(STORAGE_ENGINES.map((engine) => Type.Literal(engine))),
   'storage.url': Type.String({ minLength: 1, maxLength: 4096 }),
@@ -63,6 +70,9 @@ export const SETTING_SCHEMAS = {
   'keys.pkcs11Pin': Type.String({ minLength: 1, maxLength: 256 }),
   'limits.bodyBytes': Type.Integer(BYTES),
   'limits.evidenceBodyBytes': Type.Integer(BYTES),
+  // 0 turns the limit off.
+  'limits.ipRequestsPerMinute': Type.Integer({ minimum: 0, maximum: 10_000_000 }),
+  'limits.identityRequestsPerMinute': Type.Integer({ minimum: 0, maximum: 10_000_000 }),
   demo: Type.Boolean(),
   // Test-only (threat-model FT-1): kill the process at this point of a batch that appends a
   // signature. Environment only; never in a configuration file.
@@ -86,6 +96,7 @@ export const SETTING_SOURCES: Readonly<Record<SettingKey, SettingSource>> = {
   'server.host': { env: 'COUNTERSIGN_HOST', flag: 'host' },
   'server.port': { env: 'COUNTERSIGN_PORT', flag: 'port' },
   'server.publicUrl': { env: 'COUNTERSIGN_PUBLIC_URL', flag: 'public-url' },
+  'server.trustedProxies': { env: 'COUNTERSIGN_TRUSTED_PROXIES' },
   dataDir: { env: 'COUNTERSIGN_DATA_DIR', flag: 'data-dir' },
   'storage.engine': { env: 'COUNTERSIGN_STORAGE_ENGINE', flag: 'storage-engine' },
   'storage.url': { env: 'COUNTERSIGN_DATABASE_URL', flag: 'database-url' },
@@ -104,6 +115,8 @@ export const SETTING_SOURCES: Readonly<Record<SettingKey, SettingSource>> = {
   'keys.pkcs11Pin': { env: 'COUNTERSIGN_PKCS11_PIN' },
   'limits.bodyBytes': { env: 'COUNTERSIGN_LIMITS_BODY_BYTES' },
   'limits.evidenceBodyBytes': { env: 'COUNTERSIGN_LIMITS_EVIDENCE_BODY_BYTES' },
+  'limits.ipRequestsPerMinute': { env: 'COUNTERSIGN_LIMITS_IP_REQUESTS_PER_MINUTE' },
+  'limits.identityRequestsPerMinute': { env: 'COUNTERSIGN_LIMITS_IDENTITY_REQUESTS_PER_MINUTE' },
   demo: { env: 'COUNTERSIGN_DEMO', flag: 'demo' },
   testCrashAt: { env: 'COUNTERSIGN_TEST_CRASH_AT' },
 };
@@ -120,6 +133,7 @@ export const CONFIG_FILE_SCHEMA = Type.Object(
           host: leaf('server.host'),
           port: leaf('server.port'),
           publicUrl: leaf('server.publicUrl'),
+          trustedProxies: leaf('server.trustedProxies'),
         },
         STRICT,
       ),
@@ -166,6 +180,8 @@ export const CONFIG_FILE_SCHEMA = Type.Object(
         {
           bodyBytes: leaf('limits.bodyBytes'),
           evidenceBodyBytes: leaf('limits.evidenceBodyBytes'),
+          ipRequestsPerMinute: leaf('limits.ipRequestsPerMinute'),
+          identityRequestsPerMinute: leaf('limits.identityRequestsPerMinute'),
         },
         STRICT,
       ),

@@ -36,7 +36,12 @@ describe('loadConfig', () => {
   describe('with no file, environment or flags', () => {
     it('returns the defaults', () => {
       assert.deepEqual(load(), {
-        server: { host: '127.0.0.1', port: 8080, publicUrl: 'http://localhost:8080' },
+        server: {
+          host: '127.0.0.1',
+          port: 8080,
+          publicUrl: 'http://localhost:8080',
+          trustedProxies: [],
+        },
         dataDir: join(cwd, '.countersign'),
         storage: {
           engine: 'sqlite',
@@ -52,7 +57,12 @@ describe('loadConfig', () => {
           keystoreDir: join(cwd, '.countersign', 'keys', 'keystore'),
           kekFile: join(cwd, '.countersign', 'keys', 'keystore.kek'),
         },
-        limits: { bodyBytes: 65_536, evidenceBodyBytes: 8_388_608 },
+        limits: {
+          bodyBytes: 65_536,
+          evidenceBodyBytes: 8_388_608,
+          ipRequestsPerMinute: 6000,
+          identityRequestsPerMinute: 1200,
+        },
         demo: false,
         testCrashAt: null,
         configFile: null,
@@ -259,6 +269,61 @@ describe('loadConfig', () => {
       assert.deepEqual(
         problemsOf(() => load({ env: { COUNTERSIGN_LOG_NODE_CACHE_BYTES: '-1' } })),
         ['COUNTERSIGN_LOG_NODE_CACHE_BYTES log.nodeCacheBytes'],
+      );
+    });
+  });
+
+  describe('request budgets', () => {
+    it('take requests per minute, 0 for no limit, from the file or the environment', async () => {
+      const file = await writeYaml(
+        'limits.yaml',
+        'limits:\n  ipRequestsPerMinute: 0\n  identityRequestsPerMinute: 30\n',
+      );
+      const { ipRequestsPerMinute, identityRequestsPerMinute } = load({
+        argv: ['--config', file],
+      }).limits;
+      assert.deepEqual(
+        { ipRequestsPerMinute, identityRequestsPerMinute },
+        { ipRequestsPerMinute: 0, identityRequestsPerMinute: 30 },
+      );
+      const env = { COUNTERSIGN_LIMITS_IDENTITY_REQUESTS_PER_MINUTE: '5' };
+      assert.equal(load({ env }).limits.identityRequestsPerMinute, 5);
+    });
+
+    it('rejects a negative budget', () => {
+      assert.deepEqual(
+        problemsOf(() => load({ env: { COUNTERSIGN_LIMITS_IP_REQUESTS_PER_MINUTE: '-1' } })),
+        ['COUNTERSIGN_LIMITS_IP_REQUESTS_PER_MINUTE limits.ipRequestsPerMinute'],
+      );
+    });
+  });
+
+  describe('server.trustedProxies', () => {
+    it('reads comma-separated addresses and CIDR ranges', () => {
+      const env = { COUNTERSIGN_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.0.2.1 ,fd00::/8,' };
+      assert.deepEqual(load({ env }).server.trustedProxies, [
+        '10.0.0.0/8',
+        '192.0.2.1',
+        'fd00::/8',
+      ]);
+    });
+
+    it('rejects host names, bad prefixes and junk, naming each entry', () => {
+      const env = {
+        COUNTERSIGN_TRUSTED_PROXIES: 'proxy.internal,10.0.0.0/33,::1/129,10.0.0.1/8/8,1.2.3.4',
+      };
+      assert.throws(
+        () => load({ env }),
+        (error: unknown) => {
+          assert.ok(error instanceof AppError);
+          assert.deepEqual(
+            error.errors.map((e) => `${e.source ?? '-'} ${e.message.split(' ')[0] ?? ''}`),
+            ['"proxy.internal"', '"10.0.0.0/33"', '"::1/129"', '"10.0.0.1/8/8"'].map(
+              (entry) => `COUNTERSIGN_TRUSTED_PROXIES ${entry}`,
+            ),
+          );
+          return true;
+        },
       );
     });
   });

@@ -4,6 +4,7 @@
  * interprets the environment; callers pass `process.env` in.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { TSchema } from '@sinclair/typebox';
@@ -29,6 +30,12 @@ export interface Config {
     readonly port: number;
     /** The URL clients reach the service at, without a trailing slash. */
     readonly publicUrl: string;
+    /**
+     * Addresses and CIDR ranges of the reverse proxies in front of the service, whose
+     * `X-Forwarded-For` names the client (per-address rate limits, logs). Empty: none is trusted
+     * and the peer address is the client's.
+     */
+    readonly trustedProxies: readonly string[];
   };
   /** Absolute path of the data directory (SQLite database, demo files). */
   readonly dataDir: string;
@@ -66,8 +73,18 @@ export interface Config {
         readonly pkcs11Token: string;
         readonly pkcs11Pin: string;
       };
-  /** Request body limits in bytes: `bodyBytes` for ordinary JSON routes, `evidenceBodyBytes` for routes carrying attestations. */
-  readonly limits: { readonly bodyBytes: number; readonly evidenceBodyBytes: number };
+  /**
+   * Request limits. Body sizes in bytes: `bodyBytes` for ordinary JSON routes,
+   * `evidenceBodyBytes` for routes carrying attestations. Request budgets per minute (threat
+   * model I8), 0 for none: `ipRequestsPerMinute` per client address (IPv6 per /64),
+   * `identityRequestsPerMinute` per authenticated workload identity, person or API token.
+   */
+  readonly limits: {
+    readonly bodyBytes: number;
+    readonly evidenceBodyBytes: number;
+    readonly ipRequestsPerMinute: number;
+    readonly identityRequestsPerMinute: number;
+  };
   /** Serve a ready-made demo workspace (`npm start`). */
   readonly demo: boolean;
   /** Test-only fault injection (COUNTERSIGN_TEST_CRASH_AT); null in every real deployment. */
@@ -134,6 +151,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
   const host = value<string>('server.host', CONFIG_DEFAULTS.host);
   const port = value<number>('server.port', CONFIG_DEFAULTS.port);
   const publicUrl = resolvePublicUrl(pick('server.publicUrl'), host, port, errors);
+  const trustedProxies = parseTrustedProxies(pick('server.trustedProxies'), errors);
 
   const dataDirCandidate = pick('dataDir');
   const dataDirBase =
@@ -157,7 +175,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
   }
 
   return deepFreeze({
-    server: { host, port, publicUrl: publicUrl ?? '' },
+    server: { host, port, publicUrl: publicUrl ?? '', trustedProxies },
     dataDir,
     storage,
     logging: { level: value<LogLevel>('logging.level', CONFIG_DEFAULTS.logLevel) },
@@ -172,6 +190,14 @@ export function loadConfig(options: LoadConfigOptions): Config {
       evidenceBodyBytes: value<number>(
         'limits.evidenceBodyBytes',
         CONFIG_DEFAULTS.evidenceBodyBytes,
+      ),
+      ipRequestsPerMinute: value<number>(
+        'limits.ipRequestsPerMinute',
+        CONFIG_DEFAULTS.ipRequestsPerMinute,
+      ),
+      identityRequestsPerMinute: value<number>(
+        'limits.identityRequestsPerMinute',
+        CONFIG_DEFAULTS.identityRequestsPerMinute,
       ),
     },
     demo: value<boolean>('demo', CONFIG_DEFAULTS.demo),
@@ -383,6 +409,32 @@ function collectKeyLines(
 
 // ---------------------------------------------------------------------------------------------
 // Derived and cross-field settings
+
+/**
+ * `server.trustedProxies`: comma-separated IPv4/IPv6 addresses or CIDR ranges (`10.0.0.0/8`,
+ * `fd00::/8`). A proxy not listed is not believed: its clients share its address.
+ */
+function parseTrustedProxies(candidate: Candidate | undefined, errors: FieldError[]): string[] {
+  if (candidate === undefined) return [];
+  const entries = String(candidate.value)
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      errors.push({
+        path: 'server.trustedProxies',
+        source: candidate.source,
+        message: `"${entry.slice(0, 64)}" is not an IP address or CIDR range (e.g. 10.0.0.5, 10.0.0.0/8, fd00::/8)`,
+      });
+    }
+  }
+  return entries;
+}
 
 function resolvePublicUrl(
   candidate: Candidate | undefined,

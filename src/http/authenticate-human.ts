@@ -10,6 +10,8 @@ import type { ApiTokens } from '../app/api-tokens.ts';
 import type { WebSessions } from '../app/web-sessions.ts';
 import { AppError } from '../core/errors.ts';
 import type { Role } from '../core/ports.ts';
+import { budgetIdentityOf } from './authenticate.ts';
+import { chargeIdentity } from './request-budgets.ts';
 import { hasServiceOrigin, readSessionCookie } from './session-cookie.ts';
 
 /** Longer `Authorization` headers are rejected before any parsing. */
@@ -50,6 +52,7 @@ export function requireHuman(
       const match =
         header.length > MAX_AUTHORIZATION_LENGTH ? null : /^Bearer +(\S+) *$/i.exec(header);
       const principal = await deps.apiTokens.authenticateToken(match?.[1]);
+      chargeIdentity(request, budgetIdentityOf(principal));
       if (principal.userId === null) {
         throw new AppError(
           'FORBIDDEN',
@@ -80,6 +83,7 @@ export function requireHuman(
       }
     }
     const session = await deps.webSessions.authenticate(cookie);
+    chargeIdentity(request, { kind: 'user', userId: session.userId });
     humans.set(request, { userId: session.userId, via: 'passkey-session' });
     request.log.debug({ userId: session.userId }, 'authenticated by passkey session');
   };

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { requireRole, type ApiTokenPrincipal, type ApiTokens } from '../app/api-tokens.ts';
 import { AppError } from '../core/errors.ts';
 import type { Role } from '../core/ports.ts';
+import { chargeIdentity, type BudgetIdentity } from './request-budgets.ts';
 
 /** Longer `Authorization` headers are rejected before any parsing. */
 const MAX_AUTHORIZATION_LENGTH = 512;
@@ -22,10 +23,18 @@ export function requireApiToken(
 ): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request) => {
     const principal = await apiTokens.authenticateToken(bearerToken(request));
+    chargeIdentity(request, budgetIdentityOf(principal));
     requireRole(principal, roles);
     principals.set(request, principal);
     request.log.debug({ tokenId: principal.tokenId, role: principal.role }, 'authenticated');
   };
+}
+
+/** Whose budget a request made with this token spends: its person's, or the token's own. */
+export function budgetIdentityOf(principal: ApiTokenPrincipal): BudgetIdentity {
+  return principal.userId === null
+    ? { kind: 'api-token', tokenId: principal.tokenId }
+    : { kind: 'user', userId: principal.userId };
 }
 
 /** The principal `requireApiToken` admitted. Throws INTERNAL on a route without it: a wiring bug. */

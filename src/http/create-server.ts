@@ -11,6 +11,7 @@ import { AppError } from '../core/errors.ts';
 import type { Random } from '../core/ports.ts';
 import { checkJsonText, decodeUtf8 } from '../core/strict-json.ts';
 import { classifyError, PROBLEM_CONTENT_TYPE, sendProblem } from './problem.ts';
+import { createRequestBudgets } from './request-budgets.ts';
 import { ROUTE_MODULES } from './route-modules.ts';
 import type { Server, ServerDeps } from './server-deps.ts';
 import { compileTypeBoxValidator, registerFormats, type TypeBoxTypeProvider } from './typebox.ts';
@@ -36,6 +37,10 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: (request) => requestIdFor(request.headers, deps.random),
     bodyLimit: deps.config.limits.bodyBytes,
+    // Believe X-Forwarded-For only from the operator's own proxies (per-address budgets, logs).
+    ...(deps.config.server.trustedProxies.length === 0
+      ? {}
+      : { trustProxy: [...deps.config.server.trustedProxies] }),
     requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -87,9 +92,17 @@ export async function createServer(deps: ServerDeps): Promise<Server> {
     );
   });
 
+  const budgets = createRequestBudgets({
+    ipRequestsPerMinute: deps.config.limits.ipRequestsPerMinute,
+    identityRequestsPerMinute: deps.config.limits.identityRequestsPerMinute,
+    clock: deps.clock,
+    metrics,
+  });
   server.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
+    // Before any route's own hooks: an address over its budget costs no token check.
+    budgets.chargeAddress(request);
   });
   // Once closing, answers in flight tell their client to hang up: a kept-alive connection would
   // otherwise hold `close()` open until the keep-alive timeout.

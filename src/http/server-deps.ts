@@ -57,8 +57,13 @@ export interface AppServices {
 
 /** The configuration the HTTP layer reads (a subset of `Config`). */
 export interface ServerConfig {
-  readonly server: { readonly publicUrl: string };
-  readonly limits: { readonly bodyBytes: number; readonly evidenceBodyBytes: number };
+  readonly server: { readonly publicUrl: string; readonly trustedProxies: readonly string[] };
+  readonly limits: {
+    readonly bodyBytes: number;
+    readonly evidenceBodyBytes: number;
+    readonly ipRequestsPerMinute: number;
+    readonly identityRequestsPerMinute: number;
+  };
 }
 
 /** The outcome of one readiness check. */

@@ -40,6 +40,8 @@ export interface TestServer {
 export interface TestServerOptions extends Omit<ComposeOverrides, 'clock' | 'logDestination'> {
   /** Extra configuration flags, e.g. `['--log-level', 'trace']`. */
   readonly flags?: readonly string[];
+  /** Configuration environment variables, e.g. `{ COUNTERSIGN_TRUSTED_PROXIES: '10.0.0.1' }`. */
+  readonly env?: Readonly<Record<string, string>>;
   /** Open storage without applying migrations. */
   readonly migrate?: boolean;
   /** Skip creating the admin token (needs a migrated database). */
@@ -47,10 +49,10 @@ export interface TestServerOptions extends Omit<ComposeOverrides, 'clock' | 'log
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const { flags = [], migrate = true, withoutAdmin = false, ...overrides } = options;
+  const { flags = [], env = {}, migrate = true, withoutAdmin = false, ...overrides } = options;
   const dataDir = await mkdtemp(join(tmpdir(), 'countersign-http-'));
   const config = loadConfig({
-    env: {},
+    env,
     argv: ['--data-dir', dataDir, '--log-level', 'info', ...flags],
     cwd: dataDir,
   });

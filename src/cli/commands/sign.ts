@@ -299,6 +299,7 @@ async function signOne(input: SignOneInput): Promise<Signed> {
     server: input.server,
     token: input.token,
     timeoutMs: SIGN_TIMEOUT_MS,
+    notify: input.note,
   });
   const narrowed =
     input.statement === undefined
@@ -332,7 +333,12 @@ async function signOne(input: SignOneInput): Promise<Signed> {
     // A fresh token when the source can mint one; a job's only token otherwise (the server spends
     // it only when it signs).
     const token = input.source.canMint ? await input.source.next() : input.token;
-    const again = createApiClient({ server: input.server, token, timeoutMs: SIGN_TIMEOUT_MS });
+    const again = createApiClient({
+      server: input.server,
+      token,
+      timeoutMs: SIGN_TIMEOUT_MS,
+      notify: input.note,
+    });
     try {
       answer = await again.request('POST', '/v1/sign', {
         body: { ...body, requestId: pending.id },
@@ -422,7 +428,12 @@ async function waitForApproval(
       );
     }
     const token = input.source.canMint ? await input.source.next() : input.token;
-    const poll = createApiClient({ server: input.server, token, timeoutMs: 75_000 });
+    const poll = createApiClient({
+      server: input.server,
+      token,
+      timeoutMs: 75_000,
+      notify: input.note,
+    });
     const view = (await poll.request(
       'GET',
       `/v1/requests/${id}?wait=${String(Math.min(remaining, 30))}`,

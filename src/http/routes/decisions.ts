@@ -11,6 +11,7 @@ import { AppError } from '../../core/errors.ts';
 import { WAIVABLE_CHECKS } from '../../core/governance/governance.ts';
 import { MAX_TOKEN_BYTES } from '../../core/governance/issuer.ts';
 import type { RouteModule } from '../server-deps.ts';
+import { chargeIdentity } from '../request-budgets.ts';
 import { readWorkloadToken } from '../workload-token.ts';
 import { strictObject } from '../typebox.ts';
 
@@ -124,6 +125,9 @@ export const decisionRoutes: RouteModule = {
             hint: 'send the CI job OIDC token as "Authorization: Bearer <token>"',
           });
         }
+        // The workload's budget is spent before its decision is evaluated and logged (I8).
+        const caller = await decisions.authenticate(identityToken, 'read');
+        chargeIdentity(request, { kind: 'workload', identityUri: caller.identityUri });
         const decided = await decisions.decide(
           {
             identityToken,

@@ -10,7 +10,9 @@ import type { RequestViewer, SigningRequestView } from '../../app/signing-reques
 import { MAX_WAIT_SECONDS } from '../../app/signing-requests.ts';
 import { AppError } from '../../core/errors.ts';
 import { API_TOKEN_PREFIX } from '../../app/api-tokens.ts';
+import { budgetIdentityOf } from '../authenticate.ts';
 import { humanOf, requireHuman } from '../authenticate-human.ts';
+import { chargeIdentity } from '../request-budgets.ts';
 import { readSessionCookie } from '../session-cookie.ts';
 import type { RouteModule } from '../server-deps.ts';
 import { strictObject } from '../typebox.ts';
@@ -141,10 +143,15 @@ export const requestRoutes: RouteModule = {
     const viewerOf = async (request: FastifyRequest): Promise<RequestViewer> => {
       const bearer = readWorkloadToken(request);
       if (bearer !== undefined && !bearer.startsWith(API_TOKEN_PREFIX)) {
-        return requests.workloadViewer(bearer);
+        const viewer = await requests.workloadViewer(bearer);
+        if (viewer.kind === 'workload') {
+          chargeIdentity(request, { kind: 'workload', identityUri: viewer.workload.identityUri });
+        }
+        return viewer;
       }
       if (bearer !== undefined) {
         const principal = await apiTokens.authenticateToken(bearer);
+        chargeIdentity(request, budgetIdentityOf(principal));
         if (principal.userId !== null) return { kind: 'human', userId: principal.userId };
         if (principal.role === 'admin') return { kind: 'admin', tokenId: principal.tokenId };
         if (principal.role === 'auditor' || principal.role === 'security') {

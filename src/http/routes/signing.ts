@@ -12,6 +12,7 @@ import { encodeBundle } from '../../core/sigstore/bundle.ts';
 import { encodeTrustedRoot } from '../../core/sigstore/trusted-root.ts';
 import type { RouteModule } from '../server-deps.ts';
 import { strictObject } from '../typebox.ts';
+import { chargeIdentity } from '../request-budgets.ts';
 import { readWorkloadToken } from '../workload-token.ts';
 import { renderSigningRequest, SigningRequestSchema } from './requests.ts';
 
@@ -86,9 +87,11 @@ export const signingRoutes: RouteModule = {
       {
         bodyLimit: deps.config.limits.evidenceBodyBytes,
         // The token is checked before the body (up to evidenceBodyBytes) is read or parsed: an
-        // unauthenticated caller costs no parsing (threat model I1, I8).
+        // unauthenticated caller costs no parsing, a workload over its budget none (threat model
+        // I1, I8).
         onRequest: async (request) => {
-          await decisions.authenticate(requireSigningToken(request));
+          const workload = await decisions.authenticate(requireSigningToken(request));
+          chargeIdentity(request, { kind: 'workload', identityUri: workload.identityUri });
         },
         schema: {
           tags: ['signing'],
